@@ -1,1 +1,450 @@
+//! The single source of truth for every block parameter and the register map.
+//!
+//! The golden models (`golden::throttle`, `golden::arbiter`), the Rust-HDL RTL (`hw`), the
+//! `moca` CLI and the generated `docs/REGISTERS.md` all read their addresses, widths, ranges and
+//! reset values from here, so RTL, model and documentation cannot drift apart.
+//!
+//! Addresses are word offsets inside a block's register file. A configuration port carries
+//! `cfg_we`, a 4-bit `cfg_addr`, 16-bit `cfg_wdata`, and returns 32-bit `cfg_rdata`
+//! combinationally for the addressed register.
 
+use std::fmt;
+
+/// Width of a request's `beats` field (a request carries 1..=4 beats; the field is 3 bits).
+pub const BEATS_BITS: usize = 3;
+/// Largest number of beats a well-formed request carries.
+pub const MAX_BEATS: u32 = 4;
+/// Width of the request payload (the memory address) carried through throttle and arbiter.
+pub const ADDR_BITS: usize = 32;
+/// Width of a configuration address (`cfg_addr`).
+pub const CFG_ADDR_BITS: usize = 4;
+/// Width of configuration write data (`cfg_wdata`): every writable register is 16 bits.
+pub const CFG_WDATA_BITS: usize = 16;
+/// Width of configuration read data (`cfg_rdata`).
+pub const CFG_RDATA_BITS: usize = 32;
+/// Width of the throttle's signed credit counters `inner` and `outer` (two's complement).
+pub const CREDIT_BITS: usize = 25;
+/// Width of the throttle's window/bubble counter and of `WINDOW`, `TARGET`, `BURST`.
+pub const COUNTER_BITS: usize = 16;
+/// Width of every performance counter (wrapping).
+pub const PERF_BITS: usize = 32;
+/// Smallest number of arbiter ports.
+pub const MIN_PORTS: usize = 1;
+/// Largest number of arbiter ports (and of tiles in an SoC).
+pub const MAX_PORTS: usize = 16;
+/// Width of the arbiter's requester id (enough for [`MAX_PORTS`]).
+pub const PORT_ID_BITS: usize = 4;
+/// Default number of arbiter ports used by `moca gen` and the snapshots.
+pub const DEFAULT_PORTS: usize = 4;
+
+/// How software may access a register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Read and write.
+    ReadWrite,
+    /// Read only: a write is refused and sets `CFG_ERROR`.
+    ReadOnly,
+    /// Write-only command bits (reads return 0).
+    WriteOnly,
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Access::ReadWrite => "RW",
+            Access::ReadOnly => "RO",
+            Access::WriteOnly => "WO",
+        })
+    }
+}
+
+/// One register of a block's register file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Register {
+    /// Name as used in docs, CLI and status reports.
+    pub name: &'static str,
+    /// Word address inside the block.
+    pub addr: u8,
+    /// Significant bits (reads are zero- or sign-extended to 32 bits, see `signed`).
+    pub width: u8,
+    /// Whether the value is two's complement (sign-extended on read).
+    pub signed: bool,
+    /// Software access.
+    pub access: Access,
+    /// Value after power-up.
+    pub reset: u32,
+    /// One-paragraph description used in the generated documentation.
+    pub doc: &'static str,
+}
+
+/// Throttle register addresses.
+pub mod throttle {
+    /// `WINDOW`: monitoring window in cycles; 0 disables the throttle, 1 is invalid.
+    pub const WINDOW: u8 = 0x0;
+    /// `TARGET`: beats allowed per window; >= 1 whenever `WINDOW` != 0.
+    pub const TARGET: u8 = 0x1;
+    /// `BURST`: most credit (beats) a tenant may bank; a `TARGET` write also sets it.
+    pub const BURST: u8 = 0x2;
+    /// `CTRL`: write-only command bits (bit 0 clears `CFG_ERROR`, bit 1 clears perf counters).
+    pub const CTRL: u8 = 0x3;
+    /// `STATUS`: bit 0 state (1 = BUBBLE), bit 1 sticky `CFG_ERROR`.
+    pub const STATUS: u8 = 0x4;
+    /// `WC`: window counter (MONITOR) or bubble counter (BUBBLE).
+    pub const WC: u8 = 0x5;
+    /// `INNER`: beats granted in the current window (signed 25 bit).
+    pub const INNER: u8 = 0x6;
+    /// `OUTER`: accumulated excess over `TARGET` (signed 25 bit).
+    pub const OUTER: u8 = 0x7;
+    /// `BUBBLE_LEN`: length of the current (or last) bubble in cycles.
+    pub const BUBBLE_LEN: u8 = 0x8;
+    /// `PERF_REQS`: requests granted.
+    pub const PERF_REQS: u8 = 0x9;
+    /// `PERF_BEATS`: beats granted.
+    pub const PERF_BEATS: u8 = 0xA;
+    /// `PERF_BUBBLE`: cycles spent in BUBBLE.
+    pub const PERF_BUBBLE: u8 = 0xB;
+    /// `PERF_WAIT`: cycles a request waited because of the throttle.
+    pub const PERF_WAIT: u8 = 0xC;
+    /// `PERF_WINDOWS`: monitoring windows completed.
+    pub const PERF_WINDOWS: u8 = 0xD;
+
+    /// `CTRL` bit that clears the sticky `CFG_ERROR`.
+    pub const CTRL_CLEAR_ERROR: u16 = 1 << 0;
+    /// `CTRL` bit that clears all performance counters.
+    pub const CTRL_CLEAR_PERF: u16 = 1 << 1;
+    /// `STATUS` bit: the throttle is in BUBBLE.
+    pub const STATUS_BUBBLE: u32 = 1 << 0;
+    /// `STATUS` bit: a configuration write was refused (sticky).
+    pub const STATUS_CFG_ERROR: u32 = 1 << 1;
+}
+
+/// Arbiter register addresses.
+pub mod arbiter {
+    /// `POLICY`: 0 = round-robin, 1 = fixed priority (lowest index first).
+    pub const POLICY: u8 = 0x0;
+    /// `CTRL`: write-only command bits (bit 0 clears `CFG_ERROR`, bit 1 clears perf counters).
+    pub const CTRL: u8 = 0x1;
+    /// `STATUS`: bits 3:0 round-robin pointer, bit 4 locked, bits 8:5 locked id, bit 9 `CFG_ERROR`.
+    pub const STATUS: u8 = 0x2;
+    /// `PERF_GRANTS`: total grants.
+    pub const PERF_GRANTS: u8 = 0x3;
+    /// `PERF_BUSY`: cycles the memory port was offered a request but was not ready.
+    pub const PERF_STALL: u8 = 0x4;
+
+    /// `POLICY` value: round-robin.
+    pub const POLICY_ROUND_ROBIN: u16 = 0;
+    /// `POLICY` value: fixed priority.
+    pub const POLICY_FIXED: u16 = 1;
+    /// `CTRL` bit that clears the sticky `CFG_ERROR`.
+    pub const CTRL_CLEAR_ERROR: u16 = 1 << 0;
+    /// `CTRL` bit that clears the performance counters.
+    pub const CTRL_CLEAR_PERF: u16 = 1 << 1;
+    /// `STATUS` field shift: locked flag.
+    pub const STATUS_LOCKED_SHIFT: u32 = 4;
+    /// `STATUS` field shift: locked requester id.
+    pub const STATUS_LOCK_ID_SHIFT: u32 = 5;
+    /// `STATUS` field shift: sticky configuration error.
+    pub const STATUS_CFG_ERROR_SHIFT: u32 = 9;
+}
+
+/// The throttle's register file, in address order.
+pub const THROTTLE_REGISTERS: &[Register] = &[
+    Register {
+        name: "WINDOW",
+        addr: throttle::WINDOW,
+        width: 16,
+        signed: false,
+        access: Access::ReadWrite,
+        reset: 0,
+        doc: "Monitoring window in cycles. 0 disables the throttle (combinational pass-through, \
+              zero added latency); 1 is invalid; 2..=65535 enable it. A non-zero value needs \
+              TARGET >= 1.",
+    },
+    Register {
+        name: "TARGET",
+        addr: throttle::TARGET,
+        width: 16,
+        signed: false,
+        access: Access::ReadWrite,
+        reset: 0,
+        doc: "Beats allowed per window (0..=65535; must be >= 1 while WINDOW != 0). A write also \
+              sets BURST to the same value (BURST defaults to TARGET); write BURST afterwards to \
+              choose another bound.",
+    },
+    Register {
+        name: "BURST",
+        addr: throttle::BURST,
+        width: 16,
+        signed: false,
+        access: Access::ReadWrite,
+        reset: 0,
+        doc: "Most credit, in beats, a tenant may bank by under-using its budget: OUTER is clamped \
+              below at -BURST at every window end (0..=65535).",
+    },
+    Register {
+        name: "CTRL",
+        addr: throttle::CTRL,
+        width: 2,
+        signed: false,
+        access: Access::WriteOnly,
+        reset: 0,
+        doc: "Command bits, write-only: bit 0 clears the sticky CFG_ERROR, bit 1 clears all \
+              performance counters. Does not restart monitoring. Bits 15:2 must be 0.",
+    },
+    Register {
+        name: "STATUS",
+        addr: throttle::STATUS,
+        width: 2,
+        signed: false,
+        access: Access::ReadOnly,
+        reset: 0,
+        doc: "Bit 0: state (0 = MONITOR, 1 = BUBBLE). Bit 1: CFG_ERROR, sticky, set when a write \
+              is refused (invalid combination, read-only address, reserved CTRL bits).",
+    },
+    Register {
+        name: "WC",
+        addr: throttle::WC,
+        width: 16,
+        signed: false,
+        access: Access::ReadOnly,
+        reset: 0,
+        doc: "Window counter 0..WINDOW-1 in MONITOR; bubble counter 0..BUBBLE_LEN-1 in BUBBLE.",
+    },
+    Register {
+        name: "INNER",
+        addr: throttle::INNER,
+        width: 25,
+        signed: true,
+        access: Access::ReadOnly,
+        reset: 0,
+        doc: "Beats granted so far in the current window (25-bit two's complement, sign-extended).",
+    },
+    Register {
+        name: "OUTER",
+        addr: throttle::OUTER,
+        width: 25,
+        signed: true,
+        access: Access::ReadOnly,
+        reset: 0,
+        doc: "Accumulated excess of granted beats over TARGET across windows, clamped below at \
+              -BURST (25-bit two's complement, sign-extended).",
+    },
+    Register {
+        name: "BUBBLE_LEN",
+        addr: throttle::BUBBLE_LEN,
+        width: 16,
+        signed: false,
+        access: Access::ReadOnly,
+        reset: 0,
+        doc: "Length in cycles of the current bubble (or of the last one, in MONITOR).",
+    },
+    Register {
+        name: "PERF_REQS",
+        addr: throttle::PERF_REQS,
+        width: 32,
+        signed: false,
+        access: Access::ReadOnly,
+        reset: 0,
+        doc: "Requests granted (handshakes), 32-bit wrapping.",
+    },
+    Register {
+        name: "PERF_BEATS",
+        addr: throttle::PERF_BEATS,
+        width: 32,
+        signed: false,
+        access: Access::ReadOnly,
+        reset: 0,
+        doc: "Beats granted, 32-bit wrapping.",
+    },
+    Register {
+        name: "PERF_BUBBLE",
+        addr: throttle::PERF_BUBBLE,
+        width: 32,
+        signed: false,
+        access: Access::ReadOnly,
+        reset: 0,
+        doc: "Cycles spent in BUBBLE, 32-bit wrapping.",
+    },
+    Register {
+        name: "PERF_WAIT",
+        addr: throttle::PERF_WAIT,
+        width: 32,
+        signed: false,
+        access: Access::ReadOnly,
+        reset: 0,
+        doc: "Cycles a request was waiting (upstream valid) while the throttle held it in BUBBLE, \
+              32-bit wrapping. Back-pressure from the bus is not counted.",
+    },
+    Register {
+        name: "PERF_WINDOWS",
+        addr: throttle::PERF_WINDOWS,
+        width: 32,
+        signed: false,
+        access: Access::ReadOnly,
+        reset: 0,
+        doc: "Monitoring windows completed (a window abandoned by a bubble does not count), \
+              32-bit wrapping.",
+    },
+];
+
+/// The arbiter's register file, in address order.
+pub const ARBITER_REGISTERS: &[Register] = &[
+    Register {
+        name: "POLICY",
+        addr: arbiter::POLICY,
+        width: 1,
+        signed: false,
+        access: Access::ReadWrite,
+        reset: 0,
+        doc: "Arbitration policy: 0 = round-robin (the pointer moves past the granted port), \
+              1 = fixed priority (lowest index first). Other values are refused.",
+    },
+    Register {
+        name: "CTRL",
+        addr: arbiter::CTRL,
+        width: 2,
+        signed: false,
+        access: Access::WriteOnly,
+        reset: 0,
+        doc: "Command bits, write-only: bit 0 clears the sticky CFG_ERROR, bit 1 clears the \
+              performance counters. Bits 15:2 must be 0.",
+    },
+    Register {
+        name: "STATUS",
+        addr: arbiter::STATUS,
+        width: 10,
+        signed: false,
+        access: Access::ReadOnly,
+        reset: 0,
+        doc: "Bits 3:0 round-robin pointer (the port with the highest priority next), bit 4 \
+              locked (a presented request is waiting for the memory), bits 8:5 the locked \
+              requester id, bit 9 CFG_ERROR (sticky).",
+    },
+    Register {
+        name: "PERF_GRANTS",
+        addr: arbiter::PERF_GRANTS,
+        width: 32,
+        signed: false,
+        access: Access::ReadOnly,
+        reset: 0,
+        doc: "Requests granted to the memory port, 32-bit wrapping.",
+    },
+    Register {
+        name: "PERF_STALL",
+        addr: arbiter::PERF_STALL,
+        width: 32,
+        signed: false,
+        access: Access::ReadOnly,
+        reset: 0,
+        doc: "Cycles a request was presented to the memory port but not accepted, 32-bit wrapping.",
+    },
+];
+
+/// A block whose registers are described here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegisterBlock {
+    /// The MoCA memory throttle.
+    Throttle,
+    /// The shared-bus arbiter.
+    Arbiter,
+}
+
+impl RegisterBlock {
+    /// Every block with a register file.
+    pub const ALL: [RegisterBlock; 2] = [RegisterBlock::Throttle, RegisterBlock::Arbiter];
+
+    /// The block's registers in address order.
+    pub fn registers(self) -> &'static [Register] {
+        match self {
+            RegisterBlock::Throttle => THROTTLE_REGISTERS,
+            RegisterBlock::Arbiter => ARBITER_REGISTERS,
+        }
+    }
+
+    /// Human name of the block.
+    pub fn name(self) -> &'static str {
+        match self {
+            RegisterBlock::Throttle => "MemThrottle",
+            RegisterBlock::Arbiter => "BusArbiter",
+        }
+    }
+
+    /// Look a register up by name (case-insensitive).
+    pub fn register(self, name: &str) -> Option<&'static Register> {
+        self.registers()
+            .iter()
+            .find(|r| r.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// Render the register map as Markdown (the content of `docs/REGISTERS.md`).
+pub fn registers_markdown() -> String {
+    let mut s = String::new();
+    s.push_str("# moca register map\n\n");
+    s.push_str(
+        "Generated from `golden/src/spec.rs` by `moca regs --markdown`; do not edit by hand \
+         (a test fails when this file is stale).\n\n",
+    );
+    s.push_str(&format!(
+        "Every block has a configuration port: `cfg_we`, `cfg_addr[{}:0]` (word address), \
+         `cfg_wdata[{}:0]` and a combinational `cfg_rdata[{}:0]`. Signed registers are \
+         sign-extended on read. A refused write has no effect except setting the sticky \
+         CFG_ERROR bit. Only the host/runtime drives these ports; a tile's DMA port cannot \
+         reach them.\n\n",
+        CFG_ADDR_BITS - 1,
+        CFG_WDATA_BITS - 1,
+        CFG_RDATA_BITS - 1
+    ));
+    for block in RegisterBlock::ALL {
+        s.push_str(&format!("## {}\n\n", block.name()));
+        s.push_str("| addr | name | access | width | reset | description |\n");
+        s.push_str("|---:|---|:---:|---:|---:|---|\n");
+        for r in block.registers() {
+            let width = if r.signed {
+                format!("{} (signed)", r.width)
+            } else {
+                r.width.to_string()
+            };
+            s.push_str(&format!(
+                "| 0x{:X} | `{}` | {} | {} | {} | {} |\n",
+                r.addr, r.name, r.access, width, r.reset, r.doc
+            ));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_unique_dense_and_fit_the_port() {
+        for block in RegisterBlock::ALL {
+            let regs = block.registers();
+            for (i, r) in regs.iter().enumerate() {
+                assert_eq!(r.addr as usize, i, "{} {} out of order", block.name(), r.name);
+                assert!((r.addr as usize) < (1 << CFG_ADDR_BITS));
+                assert!((r.width as usize) <= CFG_RDATA_BITS);
+            }
+        }
+    }
+
+    #[test]
+    fn register_lookup_is_case_insensitive() {
+        let r = RegisterBlock::Throttle.register("window").unwrap();
+        assert_eq!(r.addr, throttle::WINDOW);
+        assert!(RegisterBlock::Arbiter.register("WINDOW").is_none());
+    }
+
+    #[test]
+    fn widths_hold_the_largest_values() {
+        assert!(MAX_PORTS <= 1 << PORT_ID_BITS);
+        assert!(MAX_BEATS < 1 << BEATS_BITS);
+        // The worst-case excess (7 beats every cycle of a 65535-cycle window, twice) fits the
+        // signed credit counters.
+        let worst = 2 * 7 * 65_535_i64 + 65_535;
+        assert!(worst < 1 << (CREDIT_BITS - 1));
+    }
+}

@@ -1,0 +1,193 @@
+//! The configuration port shared by every block, and validation of user-supplied register values.
+//!
+//! Hardware refuses an invalid write by setting the sticky `CFG_ERROR` bit; software front ends
+//! (CLI, config files, the runtime) reject the same values earlier with a [`ConfigError`] naming
+//! the register and the allowed range.
+
+use crate::spec;
+use thiserror::Error;
+
+/// One cycle of a block's configuration port.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CfgPort {
+    /// Write enable.
+    pub we: bool,
+    /// Word address (4 bits; see [`spec`]). Also selects what `cfg_rdata` returns.
+    pub addr: u8,
+    /// Write data (16 bits).
+    pub wdata: u16,
+}
+
+impl CfgPort {
+    /// A port that only reads `addr` (no write).
+    pub fn read(addr: u8) -> Self {
+        CfgPort {
+            we: false,
+            addr,
+            wdata: 0,
+        }
+    }
+
+    /// A write of `wdata` to `addr`.
+    pub fn write(addr: u8, wdata: u16) -> Self {
+        CfgPort {
+            we: true,
+            addr,
+            wdata,
+        }
+    }
+}
+
+/// A register value outside its allowed range, or an invalid combination of values.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A value does not fit or is not allowed.
+    #[error("{register}={value} is out of range: allowed {allowed}")]
+    OutOfRange {
+        /// Register or parameter name.
+        register: &'static str,
+        /// The rejected value.
+        value: i64,
+        /// Human description of the allowed range.
+        allowed: &'static str,
+    },
+    /// Two values that cannot be used together.
+    #[error("{0}")]
+    Combination(String),
+}
+
+/// A complete, validated throttle configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThrottleConfig {
+    /// `WINDOW` in cycles (0 = off).
+    pub window: u16,
+    /// `TARGET` beats per window.
+    pub target: u16,
+    /// `BURST` credit bound in beats.
+    pub burst: u16,
+}
+
+impl ThrottleConfig {
+    /// The throttle switched off (pass-through).
+    pub const OFF: ThrottleConfig = ThrottleConfig {
+        window: 0,
+        target: 0,
+        burst: 0,
+    };
+
+    /// Validate user-supplied values (any integer width) and build a configuration.
+    /// `burst` defaults to `target`, as the hardware does when `TARGET` is written.
+    pub fn new(window: i64, target: i64, burst: Option<i64>) -> Result<Self, ConfigError> {
+        let window = check_u16("WINDOW", window, "0 (off) or 2..=65535")?;
+        if window == 1 {
+            return Err(ConfigError::OutOfRange {
+                register: "WINDOW",
+                value: 1,
+                allowed: "0 (off) or 2..=65535",
+            });
+        }
+        let target = check_u16("TARGET", target, "1..=65535 while WINDOW != 0")?;
+        if window != 0 && target == 0 {
+            return Err(ConfigError::OutOfRange {
+                register: "TARGET",
+                value: 0,
+                allowed: "1..=65535 while WINDOW != 0",
+            });
+        }
+        let burst = match burst {
+            Some(b) => check_u16("BURST", b, "0..=65535")?,
+            None => target,
+        };
+        Ok(ThrottleConfig {
+            window,
+            target,
+            burst,
+        })
+    }
+
+    /// The configuration writes, in an order the hardware accepts from any previous state:
+    /// switch off, set `TARGET` (which also sets `BURST`), `BURST`, then `WINDOW`.
+    pub fn writes(&self) -> [CfgPort; 4] {
+        [
+            CfgPort::write(spec::throttle::WINDOW, 0),
+            CfgPort::write(spec::throttle::TARGET, self.target),
+            CfgPort::write(spec::throttle::BURST, self.burst),
+            CfgPort::write(spec::throttle::WINDOW, self.window),
+        ]
+    }
+
+    /// The long-run rate this configuration regulates to, in beats per cycle (None when off).
+    pub fn rate(&self) -> Option<f64> {
+        (self.window != 0).then(|| f64::from(self.target) / f64::from(self.window))
+    }
+}
+
+/// Check that `value` fits a 16-bit register.
+pub fn check_u16(
+    register: &'static str,
+    value: i64,
+    allowed: &'static str,
+) -> Result<u16, ConfigError> {
+    u16::try_from(value).map_err(|_| ConfigError::OutOfRange {
+        register,
+        value,
+        allowed,
+    })
+}
+
+/// Check an arbiter/SoC port count against [`spec::MIN_PORTS`]..=[`spec::MAX_PORTS`].
+pub fn check_ports(ports: i64) -> Result<usize, ConfigError> {
+    if (spec::MIN_PORTS as i64..=spec::MAX_PORTS as i64).contains(&ports) {
+        Ok(ports as usize)
+    } else {
+        Err(ConfigError::OutOfRange {
+            register: "ports",
+            value: ports,
+            allowed: "1..=16",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_config_validates_ranges() {
+        assert_eq!(
+            ThrottleConfig::new(100, 25, None).unwrap(),
+            ThrottleConfig {
+                window: 100,
+                target: 25,
+                burst: 25
+            }
+        );
+        let e = ThrottleConfig::new(1, 25, None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "WINDOW=1 is out of range: allowed 0 (off) or 2..=65535"
+        );
+        assert!(ThrottleConfig::new(65536, 1, None).is_err());
+        assert!(ThrottleConfig::new(-3, 1, None).is_err());
+        assert!(ThrottleConfig::new(100, 0, None).is_err());
+        assert!(ThrottleConfig::new(0, 0, None).is_ok());
+        assert!(ThrottleConfig::new(100, 70000, None).is_err());
+        assert!(ThrottleConfig::new(100, 10, Some(-1)).is_err());
+        assert_eq!(
+            ThrottleConfig::new(100, 10, Some(7)).unwrap().burst,
+            7,
+            "explicit burst wins"
+        );
+    }
+
+    #[test]
+    fn ports_range() {
+        assert_eq!(check_ports(1).unwrap(), 1);
+        assert_eq!(check_ports(16).unwrap(), 16);
+        assert_eq!(
+            check_ports(0).unwrap_err().to_string(),
+            "ports=0 is out of range: allowed 1..=16"
+        );
+        assert!(check_ports(17).is_err());
+    }
+}
