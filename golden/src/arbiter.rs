@@ -271,7 +271,10 @@ mod tests {
             for (k, g) in grants.iter().enumerate() {
                 let share = f64::from(*g) / f64::from(cycles);
                 if mask >> k & 1 == 1 {
-                    assert!((share - 1.0 / j).abs() <= 0.1 / j, "mask {mask:b} port {k}: {share}");
+                    assert!(
+                        (share - 1.0 / j).abs() <= 0.1 / j,
+                        "mask {mask:b} port {k}: {share}"
+                    );
                 } else {
                     assert_eq!(*g, 0);
                 }
@@ -352,9 +355,9 @@ mod tests {
             let mut pending = vec![false; n];
             let mut granted = vec![0u32; n];
             for _ in 0..20_000 {
-                for k in 0..n {
-                    if !pending[k] && rng.gen_bool(0.4) {
-                        pending[k] = true;
+                for p in pending.iter_mut() {
+                    if !*p && rng.gen_bool(0.4) {
+                        *p = true;
                     }
                 }
                 let i = ArbiterIn {

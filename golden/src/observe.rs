@@ -97,7 +97,11 @@ impl Ports for ArbiterOutPorts<'_> {
         let s = &o.status;
         for k in 0..self.ports {
             push(out, &format!("grant${k}"), u64::from(o.grant >> k & 1));
-            push(out, &format!("req_ready${k}"), u64::from(o.req_ready >> k & 1));
+            push(
+                out,
+                &format!("req_ready${k}"),
+                u64::from(o.req_ready >> k & 1),
+            );
         }
         push(out, "mem_valid", u64::from(o.mem_valid));
         push(out, "mem_id", u64::from(o.mem_id));

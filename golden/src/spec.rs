@@ -37,6 +37,12 @@ pub const PORT_ID_BITS: usize = 4;
 /// Default number of arbiter ports used by `moca gen` and the snapshots.
 pub const DEFAULT_PORTS: usize = 4;
 
+// The widths hold the largest values: port ids, beats, and the worst-case credit excess
+// (7 beats every cycle of a 65535-cycle window, twice, plus TARGET) in the signed counters.
+const _: () = assert!(MAX_PORTS <= 1 << PORT_ID_BITS);
+const _: () = assert!(MAX_BEATS < 1 << BEATS_BITS);
+const _: () = assert!(2 * 7 * 65_535 + 65_535 < 1 << (CREDIT_BITS - 1));
+
 /// How software may access a register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -424,7 +430,13 @@ mod tests {
         for block in RegisterBlock::ALL {
             let regs = block.registers();
             for (i, r) in regs.iter().enumerate() {
-                assert_eq!(r.addr as usize, i, "{} {} out of order", block.name(), r.name);
+                assert_eq!(
+                    r.addr as usize,
+                    i,
+                    "{} {} out of order",
+                    block.name(),
+                    r.name
+                );
                 assert!((r.addr as usize) < (1 << CFG_ADDR_BITS));
                 assert!((r.width as usize) <= CFG_RDATA_BITS);
             }
@@ -436,15 +448,5 @@ mod tests {
         let r = RegisterBlock::Throttle.register("window").unwrap();
         assert_eq!(r.addr, throttle::WINDOW);
         assert!(RegisterBlock::Arbiter.register("WINDOW").is_none());
-    }
-
-    #[test]
-    fn widths_hold_the_largest_values() {
-        assert!(MAX_PORTS <= 1 << PORT_ID_BITS);
-        assert!(MAX_BEATS < 1 << BEATS_BITS);
-        // The worst-case excess (7 beats every cycle of a 65535-cycle window, twice) fits the
-        // signed credit counters.
-        let worst = 2 * 7 * 65_535_i64 + 65_535;
-        assert!(worst < 1 << (CREDIT_BITS - 1));
     }
 }

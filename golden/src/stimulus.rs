@@ -244,10 +244,11 @@ mod tests {
             let mut prev: Option<ThrottleIn> = None;
             for _ in 0..5000 {
                 let i = s.next(fired);
-                if let Some(p) = prev {
-                    if p.up_valid && !fired {
-                        assert!(i.up_valid && i.up_addr == p.up_addr && i.up_beats == p.up_beats);
-                    }
+                if let Some(p) = prev
+                    && p.up_valid
+                    && !fired
+                {
+                    assert!(i.up_valid && i.up_addr == p.up_addr && i.up_beats == p.up_beats);
                 }
                 let o = t.step(&i);
                 fired = o.fire;
@@ -260,7 +261,13 @@ mod tests {
         assert_ne!(run(3).0, run(4).0);
         let (trace, _) = run(3);
         assert!(trace.iter().filter(|o| o.fire).count() > 1000);
-        assert!(trace.iter().filter(|o| o.status.state == State::Bubble).count() > 100);
+        assert!(
+            trace
+                .iter()
+                .filter(|o| o.status.state == State::Bubble)
+                .count()
+                > 100
+        );
         assert!(trace.iter().any(|o| o.status.cfg_error));
     }
 

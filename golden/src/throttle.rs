@@ -179,9 +179,7 @@ impl MemThrottle {
             reg::WINDOW => u32::from(self.window),
             reg::TARGET => u32::from(self.target),
             reg::BURST => u32::from(self.burst),
-            reg::STATUS => {
-                u32::from(s.state == State::Bubble) | (u32::from(s.cfg_error) << 1)
-            }
+            reg::STATUS => u32::from(s.state == State::Bubble) | (u32::from(s.cfg_error) << 1),
             reg::WC => u32::from(s.wc),
             reg::INNER => s.inner as u32,
             reg::OUTER => s.outer as u32,
@@ -352,7 +350,11 @@ impl RateMeasurement {
 
 /// Drive the golden throttle with saturating demand (a request of `beats` beats every cycle,
 /// bus always ready) for `windows` windows and measure the granted rate.
-pub fn saturated_rate(cfg: &crate::cfg::ThrottleConfig, beats: u8, windows: u64) -> RateMeasurement {
+pub fn saturated_rate(
+    cfg: &crate::cfg::ThrottleConfig,
+    beats: u8,
+    windows: u64,
+) -> RateMeasurement {
     let mut t = MemThrottle::new();
     t.configure_idle(cfg);
     let cycles = windows * u64::from(cfg.window.max(1));
@@ -429,7 +431,11 @@ mod tests {
                 }
                 let m = saturated_rate(&cfg(i64::from(w), i64::from(t)), 1, long_run(w, t));
                 let err = m.relative_error().abs();
-                let bound = if exceptions.contains(&(w, t)) { 0.03 } else { 0.02 };
+                let bound = if exceptions.contains(&(w, t)) {
+                    0.03
+                } else {
+                    0.02
+                };
                 assert!(err <= bound, "W={w} T={t}: rate {} vs {}", m.rate, m.ideal);
             }
         }
@@ -529,7 +535,10 @@ mod tests {
             }
             granted_before_bubble += 4;
         }
-        assert!(granted_before_bubble <= 2 * 40 + 8 + 8, "{granted_before_bubble}");
+        assert!(
+            granted_before_bubble <= 2 * 40 + 8 + 8,
+            "{granted_before_bubble}"
+        );
     }
 
     #[test]

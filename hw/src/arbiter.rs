@@ -151,8 +151,12 @@ impl BusArbiter {
             error_flag: Constant::new(Bits::from(1u64 << reg::STATUS_CFG_ERROR_SHIFT)),
             one: Constant::new(Bits::from(1u64)),
             all_ones: Constant::new(Bits::from((1u64 << spec::MAX_PORTS) - 1)),
-            port_bit: (0..n).map(|k| Constant::new(Bits::from(1u64 << k))).collect(),
-            port_id: (0..n).map(|k| Constant::new(Bits::from(k as u64))).collect(),
+            port_bit: (0..n)
+                .map(|k| Constant::new(Bits::from(1u64 << k)))
+                .collect(),
+            port_id: (0..n)
+                .map(|k| Constant::new(Bits::from(k as u64)))
+                .collect(),
             last_id: Constant::new(Bits::from((n - 1) as u64)),
             a_policy: a(reg::POLICY),
             a_ctrl: a(reg::CTRL),
@@ -174,7 +178,9 @@ impl BusArbiter {
 impl Logic for BusArbiter {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, policy, ptr, locked, lock_id, cfg_error, grants, stalls);
+        dff_setup!(
+            self, clock, policy, ptr, locked, lock_id, cfg_error, grants, stalls
+        );
         // Pack the valid bits: a prefix chain over distinct signals (no read-after-write).
         self.prefix[0].next = 0.into();
         for i in 0..self.req_valid.len() {
@@ -184,7 +190,6 @@ impl Logic for BusArbiter {
             }
             self.vmask.next = self.prefix[i + 1].val();
         }
-        self.any.next = self.vmask.val() != 0;
         self.lock_hit.next = self.locked.q.val()
             & (((self.vmask.val() >> self.lock_id.q.val()) & self.one.val()) != 0);
         // Round-robin: requests at or after the pointer first, then the rest.
@@ -198,6 +203,7 @@ impl Logic for BusArbiter {
         if self.lock_hit.val() {
             self.onehot.next = self.one.val() << self.lock_id.q.val();
         }
+        self.any.next = self.onehot.val() != 0;
         self.sel.next = 0.into();
         for i in 0..self.req_valid.len() {
             if self.onehot.val().get_bit(i) {

@@ -30,7 +30,8 @@ fn finish<B: Block>(uut: &mut B, top: String, params: &[(&str, String)]) -> Veri
         text.push_str(&format!("// parameter {k} = {v}\n"));
     }
     text.push_str("// Register map: docs/REGISTERS.md (golden/src/spec.rs).\n");
-    text.push_str(&rename_top(&raw, &top));
+    text.push('\n');
+    text.push_str(rename_top(&raw, &top).trim_start_matches('\n'));
     if !text.ends_with('\n') {
         text.push('\n');
     }

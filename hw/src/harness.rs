@@ -205,7 +205,11 @@ mod tests {
         assert!((rate - 0.25).abs() / 0.25 <= 0.02, "rate {rate}");
         // The golden model agrees on the long-run figure too.
         let m = saturated_rate(&cfg, 1, windows);
-        assert!((m.rate - 0.25).abs() / 0.25 <= 0.02, "golden rate {}", m.rate);
+        assert!(
+            (m.rate - 0.25).abs() / 0.25 <= 0.02,
+            "golden rate {}",
+            m.rate
+        );
     }
 
     #[test]
@@ -223,7 +227,9 @@ mod tests {
                     let gp = ArbiterOutPorts { out: &g, ports }.port_list();
                     let rp = ArbiterOutPorts { out: &r, ports }.port_list();
                     if let Some((sig, rv, gv)) = first_difference(&rp, &gp) {
-                        panic!("seed {seed} ports {ports}: cycle {cycle}: {sig}: rtl {rv} golden {gv}");
+                        panic!(
+                            "seed {seed} ports {ports}: cycle {cycle}: {sig}: rtl {rv} golden {gv}"
+                        );
                     }
                     ready = g.req_ready;
                 }

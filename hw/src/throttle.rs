@@ -213,9 +213,8 @@ impl Logic for MemThrottle {
         self.fire.next = self.up_valid.val() & self.down_ready.val() & !self.in_bubble.val();
         self.fired_beats.next = 0.into();
         if self.fire.val() {
-            self.fired_beats.next = bit_cast::<{ spec::CREDIT_BITS }, { spec::BEATS_BITS }>(
-                self.up_beats.val(),
-            );
+            self.fired_beats.next =
+                bit_cast::<{ spec::CREDIT_BITS }, { spec::BEATS_BITS }>(self.up_beats.val());
         }
 
         // Detection: 2*outer > TARGET with outer >= 0 (a negative outer never detects).

@@ -1,0 +1,79 @@
+# moca: the two commands a fresh machine needs are `make demo` and `make test`; both install
+# missing system packages (Verilator, Icarus Verilog, yosys, a C++ toolchain) with apt-get.
+SHELL := /bin/bash
+CARGO ?= cargo
+MOCA := $(CARGO) run --quiet --release -p moca-gen --
+OUT ?= out
+APT_PACKAGES := verilator iverilog yosys g++ make
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build test fmt-check clippy cargo-test lint-rtl demo bench fuzz docs snapshots clean
+
+all: build
+
+## deps: install the system packages moca needs (only what is missing).
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@verilator --version && iverilog -V 2>/dev/null | head -1 && yosys -V
+
+build: deps
+	$(CARGO) build --release -p moca-gen
+
+## test: format check, clippy -D warnings, the whole test suite, lint of the emitted RTL.
+test: deps fmt-check clippy cargo-test lint-rtl
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+cargo-test:
+	$(CARGO) test --workspace
+
+lint-rtl:
+	$(MOCA) lint
+	$(MOCA) lint --block arbiter --ports 1
+	$(MOCA) lint --block arbiter --ports 16
+
+## demo: the main job on its defaults: RTL, lint, the throttle's rate, co-simulation, and a
+## multi-tenant experiment.
+demo: deps
+	$(MOCA) gen --block throttle -o $(OUT)/rtl
+	$(MOCA) gen --block arbiter --ports 4 -o $(OUT)/rtl
+	$(MOCA) lint -o $(OUT)/lint
+	@echo; echo "== Throttle: granted rate vs TARGET/WINDOW (golden and Rust-HDL) =="
+	$(MOCA) rate --rtl
+	@echo; echo "== Co-simulation: Verilator RTL vs golden, cycle by cycle =="
+	$(MOCA) cosim --block throttle --demand random --cycles 200000 --seed 1
+	$(MOCA) cosim --block arbiter --ports 4 --cycles 200000 --seed 1
+	@echo; echo "== MoCA runtime: registers for a contended layer =="
+	$(MOCA) runtime --network resnet50 --layer 3 --co-runner yolov2:2 --co-runner alexnet:1
+	@echo; echo "== Multi-tenant experiment: workload set C, QoS M, 250 tasks =="
+	for p in static prema planaria moca; do $(MOCA) run --policy $$p --set C --qos M --seed 1; done
+
+## bench: speed figures recorded in docs/BENCHMARKS.md.
+bench: deps
+	$(CARGO) bench --workspace
+
+## fuzz: many random co-simulation scenarios per block (each failure prints its seed).
+fuzz: deps
+	$(MOCA) fuzz --block throttle --runs 200 --cycles 100000
+	$(MOCA) fuzz --block arbiter --runs 200 --cycles 100000
+
+## docs: regenerate the generated documentation.
+docs:
+	$(MOCA) regs --markdown > docs/REGISTERS.md
+
+## snapshots: review changed RTL snapshots.
+snapshots:
+	$(CARGO) insta review || $(CARGO) test -p moca-tests --test rtl_snapshots
+
+clean:
+	$(CARGO) clean
+	rm -rf $(OUT)

@@ -1,0 +1,208 @@
+//! `moca gen`, `moca lint`, `moca regs`: Verilog emission and checks.
+
+use crate::tools::{self, IVERILOG, VERILATOR};
+use crate::usage;
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use golden::spec;
+use hw::emit::VerilogTop;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The Verilator control file with moca's documented lint waivers.
+pub const WAIVERS: &str = include_str!("../../hw/lint/waivers.vlt");
+
+/// A hardware block with a Verilog top.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Block {
+    /// `MemThrottle`: the per-tile memory-access rate limiter.
+    Throttle,
+    /// `BusArbiter`: N requesters to one memory port.
+    Arbiter,
+}
+
+/// Emit the Verilog of `block` (`ports` is used by the arbiter).
+pub fn emit(block: Block, ports: u16) -> Result<VerilogTop> {
+    Ok(match block {
+        Block::Throttle => hw::emit::throttle(),
+        Block::Arbiter => hw::emit::arbiter(usize::from(ports)).map_err(usage)?,
+    })
+}
+
+/// Arguments of `moca gen`.
+#[derive(Args)]
+#[command(long_about = "Write the Verilog of a block: one deterministic file per top module \
+    (`moca_throttle.v`, `moca_arbiter_p<N>.v`), headed by the parameters it was generated with. \
+    The files are plain Verilog-2005 that Verilator, Icarus Verilog and yosys accept.\n\n\
+    Example: moca gen --block arbiter --ports 8 -o rtl/")]
+pub struct GenArgs {
+    /// Block to generate.
+    #[arg(long, value_enum)]
+    pub block: Block,
+    /// Number of arbiter requesters (1..=16).
+    #[arg(long, default_value_t = spec::DEFAULT_PORTS as u16,
+          value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub ports: u16,
+    /// Output directory (created if missing).
+    #[arg(short, long = "out", value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// Arguments of `moca lint`.
+#[derive(Args)]
+#[command(long_about = "Generate each block and lint it with `verilator --lint-only -Wall` \
+    (with the waivers in hw/lint/waivers.vlt, printed by --show-waivers) and compile it with \
+    `iverilog -g2005`. Any diagnostic is printed as `file:line: message` and fails the run \
+    (exit 1).")]
+pub struct LintArgs {
+    /// Block to lint (default: all).
+    #[arg(long, value_enum)]
+    pub block: Option<Block>,
+    /// Number of arbiter requesters (1..=16).
+    #[arg(long, default_value_t = spec::DEFAULT_PORTS as u16,
+          value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub ports: u16,
+    /// Keep the linted files in this directory (default: a temporary directory).
+    #[arg(short, long = "out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the waiver file and exit.
+    #[arg(long)]
+    pub show_waivers: bool,
+}
+
+/// Arguments of `moca regs`.
+#[derive(Args)]
+pub struct RegsArgs {
+    /// Print the whole map as Markdown (the content of docs/REGISTERS.md).
+    #[arg(long)]
+    pub markdown: bool,
+}
+
+fn write_top(dir: &Path, top: &VerilogTop) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| usage(format!("cannot create output directory {}: {e}", dir.display())))?;
+    let path = dir.join(&top.file_name);
+    std::fs::write(&path, &top.text)
+        .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
+    Ok(path)
+}
+
+/// `moca gen`.
+pub fn gen_cmd(a: &GenArgs) -> Result<ExitCode> {
+    let top = emit(a.block, a.ports)?;
+    let path = write_top(&a.out, &top)?;
+    println!("{}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Diagnostics of one lint run, as `file:line: message` lines.
+pub fn lint_file(path: &Path, top: &str, waivers: &Path) -> Result<Vec<String>> {
+    let mut diags = Vec::new();
+    let out = VERILATOR.run(&[
+        "--lint-only".as_ref(),
+        "-Wall".as_ref(),
+        waivers.as_os_str(),
+        path.as_os_str(),
+        "--top-module".as_ref(),
+        top.as_ref(),
+    ])?;
+    for line in String::from_utf8_lossy(&out.stderr).lines() {
+        // `%Warning-RULE: file:line:col: msg` -> `file:line: RULE: msg`
+        if let Some(rest) = line.strip_prefix('%') {
+            if rest.starts_with("Error: Exiting due to") {
+                continue;
+            }
+            let (kind, msg) = rest.split_once(": ").unwrap_or((rest, ""));
+            let mut parts = msg.splitn(4, ':');
+            let (f, l, _c, m) = (parts.next(), parts.next(), parts.next(), parts.next());
+            match (f, l, m) {
+                (Some(f), Some(l), Some(m)) => diags.push(format!("{f}:{l}: {kind}:{m}")),
+                _ => diags.push(format!("{}: {kind}: {msg}", path.display())),
+            }
+        }
+    }
+    if !out.status.success() && diags.is_empty() {
+        diags.push(format!(
+            "{}: verilator exited with {}",
+            path.display(),
+            out.status
+        ));
+    }
+    let out = IVERILOG.run(&[
+        "-g2005".as_ref(),
+        "-o".as_ref(),
+        std::ffi::OsStr::new("/dev/null"),
+        path.as_os_str(),
+    ])?;
+    for line in String::from_utf8_lossy(&out.stderr).lines() {
+        diags.push(format!("{line} (iverilog)"));
+    }
+    if !out.status.success() && diags.is_empty() {
+        diags.push(format!("{}: iverilog exited with {}", path.display(), out.status));
+    }
+    Ok(diags)
+}
+
+/// `moca lint`.
+pub fn lint_cmd(a: &LintArgs) -> Result<ExitCode> {
+    if a.show_waivers {
+        print!("{WAIVERS}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let tmp;
+    let dir = match &a.out {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile::tempdir().context("creating a temporary directory")?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let blocks = match a.block {
+        Some(b) => vec![b],
+        None => vec![Block::Throttle, Block::Arbiter],
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| usage(format!("cannot create {}: {e}", dir.display())))?;
+    let waivers = dir.join("waivers.vlt");
+    tools::write_file(&waivers, WAIVERS)?;
+    let mut failed = false;
+    for b in blocks {
+        let top = emit(b, a.ports)?;
+        let path = write_top(&dir, &top)?;
+        let diags = lint_file(&path, &top.top, &waivers)?;
+        for d in &diags {
+            println!("{d}");
+        }
+        if diags.is_empty() {
+            eprintln!("{}: clean (verilator -Wall, iverilog -g2005)", top.file_name);
+        }
+        failed |= !diags.is_empty();
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `moca regs`.
+pub fn regs_cmd(a: &RegsArgs) -> Result<ExitCode> {
+    if a.markdown {
+        print!("{}", spec::registers_markdown());
+        return Ok(ExitCode::SUCCESS);
+    }
+    for block in spec::RegisterBlock::ALL {
+        println!("{}", block.name());
+        for r in block.registers() {
+            println!(
+                "  0x{:X}  {:<13} {}  {:>2} bit{}",
+                r.addr,
+                r.name,
+                r.access,
+                r.width,
+                if r.signed { " signed" } else { "" }
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

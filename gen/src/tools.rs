@@ -1,0 +1,58 @@
+//! External tools (Verilator, Icarus Verilog, yosys): finding them and running them with
+//! errors that tell the user what to install.
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// An external program and the Debian package that provides it.
+#[derive(Clone, Copy, Debug)]
+pub struct Tool {
+    /// Executable name.
+    pub exe: &'static str,
+    /// Debian package.
+    pub package: &'static str,
+}
+
+/// Verilator.
+pub const VERILATOR: Tool = Tool {
+    exe: "verilator",
+    package: "verilator",
+};
+/// Icarus Verilog.
+pub const IVERILOG: Tool = Tool {
+    exe: "iverilog",
+    package: "iverilog",
+};
+
+impl Tool {
+    /// The tool's path, or an error naming the package to install.
+    pub fn find(&self) -> Result<PathBuf> {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join(self.exe);
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+        bail!(
+            "`{}` not found on PATH: install it with `apt-get install {}` (or run `make deps`)",
+            self.exe,
+            self.package
+        )
+    }
+
+    /// Run the tool with `args`, returning its output (whatever its exit status).
+    pub fn run<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Result<Output> {
+        let exe = self.find()?;
+        Command::new(&exe)
+            .args(args)
+            .output()
+            .with_context(|| format!("running {}", exe.display()))
+    }
+}
+
+/// Write `text` to `path`, creating the parent directory.
+pub fn write_file(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}

@@ -1,0 +1,857 @@
+//! Event-driven multi-tenant simulator: tiles, tasks and one shared DRAM channel.
+//!
+//! Time advances from event to event (task arrival, layer completion); between events every
+//! running layer progresses at a constant rate derived from the bandwidth it is granted.
+//!
+//! # Physical model of a running layer (independent of the runtime's predictor)
+//! A layer on `g` tiles has compute `C` cycles (`MACs / DIM^2 / g`), on-chip traffic `L` rows
+//! (loads + stores through the tiles' L2 ports, `g * l2_rows_per_cycle_per_tile` rows/cycle),
+//! DRAM traffic `D` rows and `n` scratchpad tiles per tile. Gemmini double-buffers the scratchpad,
+//! so the steady state runs at the slowest of compute, L2 port, DRAM share `b`, the DMA's
+//! latency bound (`g * inflight / latency`, Little's law) and, when throttled, the throttle's
+//! `g * TARGET / WINDOW` load beats per cycle:
+//! `M(b) = max(L / port, D / min(b, latency bound), L / throttle)`, and because Gemmini's DMA and
+//! execute units share one command stream a fraction `k` (`overlap_serialization`) of the shorter
+//! side does not overlap: `S(b) = max(C, M(b)) + k * min(C, M(b))`; the pipeline adds one
+//! scratchpad tile of load and compute that cannot overlap (`(C + M0) / n`) and a fixed per-layer
+//! overhead. The work `layers.csv` omits (pooling passes, residual adds) is modelled as extra
+//! DRAM traffic of `aux_traffic_per_output_row` times the layer's output rows. The layer's DRAM
+//! demand is the rate that sustains its unconstrained steady state,
+//! `D / S(inf)`.
+//!
+//! # Shared DRAM
+//! The channel delivers `dram_peak_rows_per_cycle`, less an interference loss per additional
+//! concurrent stream when it is oversubscribed (row-buffer conflicts). When the summed demand fits,
+//! everyone gets its demand; otherwise first-come arbitration shares the peak in proportion to
+//! demand. A throttled tenant's demand is capped by its `TARGET/WINDOW`, so what it gives up goes
+//! to the others.
+
+use crate::runtime::{
+    self, CoRunner, LayerCost, LayerPrediction, Overlap, Partition, TaskState, ThrottleRegs,
+};
+use crate::workload::{Experiment, LayerShape};
+use serde::Serialize;
+use thiserror::Error;
+
+/// A task: one inference of a network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Task {
+    /// Index in the task stream.
+    pub id: usize,
+    /// Network index.
+    pub network: usize,
+    /// User priority (0..=11).
+    pub priority: u32,
+    /// Dispatch (arrival) cycle.
+    pub dispatch: u64,
+    /// Latency target in cycles (from dispatch).
+    pub target: u64,
+}
+
+/// Per-network predictions at every tile count.
+#[derive(Clone, Debug)]
+pub struct NetProfile {
+    /// Whole-layer costs.
+    pub costs: Vec<LayerCost>,
+    /// Whether each layer is an RGB first layer (never throttled, as in the artifact).
+    pub rgb_first: Vec<bool>,
+    /// `preds[t - 1][layer]`: prediction on `t` tiles.
+    pub preds: Vec<Vec<LayerPrediction>>,
+    /// `suffix[t - 1][layer]`: predicted cycles from `layer` to the end on `t` tiles.
+    pub suffix: Vec<Vec<u64>>,
+}
+
+impl NetProfile {
+    /// Number of layers.
+    pub fn layers(&self) -> usize {
+        self.costs.len()
+    }
+    /// Prediction of `layer` on `tiles` tiles.
+    pub fn pred(&self, tiles: u32, layer: usize) -> &LayerPrediction {
+        &self.preds[tiles as usize - 1][layer]
+    }
+    /// Predicted cycles from `layer` (inclusive) to the end on `tiles` tiles.
+    pub fn remaining(&self, tiles: u32, layer: usize) -> u64 {
+        self.suffix[tiles as usize - 1]
+            .get(layer)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// Predictions of every network of an experiment.
+#[derive(Clone, Debug)]
+pub struct Profiles {
+    /// One per network.
+    pub nets: Vec<NetProfile>,
+}
+
+impl Profiles {
+    /// Build with the runtime's overlap constant.
+    pub fn new(exp: &Experiment) -> Self {
+        Self::with_overlap(exp, Overlap::Constant(exp.runtime.prediction_overlap))
+    }
+
+    /// Build with a given overlap model.
+    pub fn with_overlap(exp: &Experiment, overlap: Overlap) -> Self {
+        let hw = &exp.hardware;
+        let nets = exp
+            .networks
+            .iter()
+            .map(|net| {
+                let costs = runtime::network_costs(hw, &net.layers);
+                let rgb_first = net
+                    .layers
+                    .iter()
+                    .map(|l| matches!(l.shape, LayerShape::Conv { in_channels: 3, .. }))
+                    .collect();
+                let preds: Vec<Vec<LayerPrediction>> = (1..=hw.tiles)
+                    .map(|t| {
+                        costs
+                            .iter()
+                            .map(|c| runtime::predict_layer(hw, c, t, overlap))
+                            .collect()
+                    })
+                    .collect();
+                let suffix = preds
+                    .iter()
+                    .map(|p| {
+                        let mut s = vec![0u64; p.len() + 1];
+                        for i in (0..p.len()).rev() {
+                            s[i] = s[i + 1] + p[i].ideal_cycles;
+                        }
+                        s
+                    })
+                    .collect();
+                NetProfile {
+                    costs,
+                    rgb_first,
+                    preds,
+                    suffix,
+                }
+            })
+            .collect();
+        Profiles { nets }
+    }
+}
+
+/// A task as a scheduler sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskView {
+    /// The task.
+    pub task: Task,
+    /// Next layer to run (or the current one while running).
+    pub layer: usize,
+    /// Layers of its network.
+    pub layers: usize,
+    /// Tiles held (0 when waiting).
+    pub tiles: u32,
+    /// Running and between two layers: may be preempted or resized now.
+    pub at_boundary: bool,
+    /// Has run at least one layer.
+    pub started: bool,
+    /// Tile group (static/MoCA) it runs on.
+    pub group: Option<usize>,
+}
+
+/// The state handed to a scheduler at each decision point.
+#[derive(Debug)]
+pub struct View<'a> {
+    /// Current cycle.
+    pub now: u64,
+    /// Tiles not held by any task.
+    pub free_tiles: u32,
+    /// Tiles of the SoC.
+    pub total_tiles: u32,
+    /// Groups not running a task (static/MoCA partition).
+    pub free_groups: Vec<usize>,
+    /// Arrived tasks that are not running, in dispatch order.
+    pub waiting: Vec<TaskView>,
+    /// Running tasks.
+    pub running: Vec<TaskView>,
+    /// Predictions.
+    pub profiles: &'a Profiles,
+    /// The experiment.
+    pub exp: &'a Experiment,
+}
+
+/// What a scheduler asks the simulator to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Start (or resume) a waiting task on `tiles` tiles, optionally on a fixed group.
+    Start {
+        /// Task id.
+        task: usize,
+        /// Tiles to use.
+        tiles: u32,
+        /// Group (static/MoCA) or `None` for a tile pool.
+        group: Option<usize>,
+    },
+    /// Preempt a running task at its current layer boundary (checkpoint its live data).
+    Preempt {
+        /// Task id.
+        task: usize,
+    },
+    /// Change a running task's tile count at its current layer boundary.
+    Resize {
+        /// Task id.
+        task: usize,
+        /// New tile count.
+        tiles: u32,
+    },
+}
+
+/// A multi-tenant scheduling policy.
+pub trait Scheduler {
+    /// Short name (`moca`, `static`, `prema`, `planaria`).
+    fn name(&self) -> &'static str;
+    /// Whether MoCA's runtime configures the throttles.
+    fn regulated(&self) -> bool;
+    /// Decide at an event. Called after arrivals and layer completions are processed.
+    fn decide(&mut self, view: &View) -> Vec<Action>;
+}
+
+/// A scheduler asked for something impossible (a bug in the policy).
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum SimError {
+    /// An action could not be applied.
+    #[error("policy `{policy}` at cycle {now}: {message}")]
+    InvalidAction {
+        /// Policy name.
+        policy: &'static str,
+        /// Cycle.
+        now: u64,
+        /// What was wrong.
+        message: String,
+    },
+    /// No progress is possible (tasks waiting, nothing running, no arrival ahead).
+    #[error("policy `{policy}` stalled at cycle {now} with {waiting} tasks waiting")]
+    Stalled {
+        /// Policy name.
+        policy: &'static str,
+        /// Cycle.
+        now: u64,
+        /// Waiting tasks.
+        waiting: usize,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Phys {
+    c: f64,
+    l: f64,
+    d: f64,
+    loads: f64,
+    n: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Restore,
+    Layer,
+    Checkpoint,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Active {
+    task: usize,
+    tiles: u32,
+    group: Option<usize>,
+    phase: Phase,
+    left: f64,
+    phys: Phys,
+    regs: ThrottleRegs,
+    rt_demand: u32,
+    rt_score: u32,
+    /// Decided at a boundary: stop after this phase.
+    stop_after: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct TaskRt {
+    next_layer: usize,
+    started: bool,
+    finish: Option<f64>,
+    /// Rows to restore before the next layer (after a preemption).
+    restore_rows: f64,
+    running: bool,
+}
+
+/// One interval of the bandwidth trace.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TraceSample {
+    /// Interval start cycle.
+    pub start: u64,
+    /// Interval end cycle.
+    pub end: u64,
+    /// (task id, network, tiles, DRAM rows/cycle granted, throttled) per running layer.
+    pub tenants: Vec<(usize, usize, u32, f64, bool)>,
+}
+
+/// Result of a simulation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SimResult {
+    /// Completion cycle per task (same order as the input tasks).
+    pub finish: Vec<u64>,
+    /// Layers started with the throttle on.
+    pub throttled_layers: usize,
+    /// Layers started.
+    pub layers_run: usize,
+    /// Preemptions.
+    pub preemptions: usize,
+    /// Runtime register errors (should be 0).
+    pub register_errors: usize,
+    /// Bandwidth trace (if requested).
+    pub trace: Vec<TraceSample>,
+    /// DRAM rows moved in total.
+    pub dram_rows: f64,
+}
+
+/// The simulator.
+pub struct System<'a> {
+    exp: &'a Experiment,
+    profiles: &'a Profiles,
+    /// Record a bandwidth trace.
+    pub trace: bool,
+    /// Partition mode of the runtime (paper by default).
+    pub partition: Partition,
+}
+
+impl<'a> System<'a> {
+    /// A simulator for an experiment.
+    pub fn new(exp: &'a Experiment, profiles: &'a Profiles) -> Self {
+        System {
+            exp,
+            profiles,
+            trace: false,
+            partition: Partition::Paper,
+        }
+    }
+
+    fn layer_phys(&self, net: usize, layer: usize, tiles: u32) -> Phys {
+        let c: &LayerCost = &self.profiles.nets[net].costs[layer];
+        let g = f64::from(tiles);
+        let aux = self.exp.sim.aux_traffic_per_output_row * c.store_rows as f64;
+        Phys {
+            c: c.compute_cycles as f64 / g,
+            l: c.total_mem_rows.max(c.from_dram_rows) as f64 + aux,
+            d: c.from_dram_rows as f64 + aux,
+            loads: c.load_rows.max(1) as f64,
+            n: ((c.scratchpad_tiles as f64) / g).max(1.0),
+        }
+    }
+
+    fn mem_phys(rows: f64) -> Phys {
+        Phys {
+            c: 0.0,
+            l: rows,
+            d: rows,
+            loads: rows.max(1.0),
+            n: 1.0,
+        }
+    }
+
+    /// Steady-state time of a layer given its DRAM share (rows/cycle), and its fill/overhead.
+    fn times(&self, a: &Active, share: f64) -> (f64, f64) {
+        let sp = &self.exp.sim;
+        let g = f64::from(a.tiles);
+        let p = &a.phys;
+        let port = g * sp.l2_rows_per_cycle_per_tile;
+        let lat = if sp.dram_latency_cycles > 0.0 {
+            g * sp.dma_inflight_rows_per_tile / sp.dram_latency_cycles
+        } else {
+            f64::INFINITY
+        };
+        let throttle = if a.regs.enabled() {
+            g * a.regs.rate() * (p.l / p.loads)
+        } else {
+            f64::INFINITY
+        };
+        let dram_t = |b: f64| if p.d > 0.0 { p.d / b.min(lat) } else { 0.0 };
+        let mem = (p.l / port).max(dram_t(share)).max(p.l / throttle);
+        let steady = p.c.max(mem) + sp.overlap_serialization * p.c.min(mem);
+        let m0 = (p.l / port).max(dram_t(f64::INFINITY));
+        let over = if a.phase == Phase::Layer {
+            sp.layer_overhead_cycles
+        } else {
+            0.0
+        };
+        (steady, (p.c + m0) / p.n + over)
+    }
+
+    fn demand(&self, a: &Active) -> f64 {
+        if a.phys.d <= 0.0 {
+            return 0.0;
+        }
+        let (s, _) = self.times(a, f64::INFINITY);
+        a.phys.d / s
+    }
+
+    /// Share the DRAM channel. Every tenant gets its demand when the sum fits the
+    /// (interference-reduced) peak, else first-come arbitration splits the peak in proportion to
+    /// demand. Queueing makes the DRAM latency grow with the channel's utilisation `rho`
+    /// (`latency * (1 + q * rho / (1 - rho))`, `q` = `queueing_factor`, `rho` capped at 0.95),
+    /// and a tenant's DMA cannot exceed `tiles * inflight / latency`: a busy channel slows
+    /// latency-bound tenants even when their own demand is small. Solved by fixed-point iteration.
+    fn allocate(&self, demands: &[f64], tiles: &[u32]) -> Vec<f64> {
+        let sp = &self.exp.sim;
+        let total: f64 = demands.iter().sum();
+        let streams = demands.iter().filter(|&&d| d > 0.0).count();
+        let mut peak = sp.dram_peak_rows_per_cycle;
+        if total > peak && streams > 1 {
+            let loss = (sp.interference_loss_per_stream * (streams - 1) as f64)
+                .min(sp.max_interference_loss);
+            peak *= 1.0 - loss;
+        }
+        let prop: Vec<f64> = if total <= peak {
+            demands.to_vec()
+        } else {
+            demands.iter().map(|d| d * peak / total).collect()
+        };
+        if sp.queueing_factor <= 0.0 || sp.dram_latency_cycles <= 0.0 {
+            return prop;
+        }
+        let mut share = prop.clone();
+        for _ in 0..8 {
+            let rho = (share.iter().sum::<f64>() / peak).min(0.95);
+            let lat = sp.dram_latency_cycles * (1.0 + sp.queueing_factor * rho / (1.0 - rho));
+            let next: Vec<f64> = prop
+                .iter()
+                .zip(tiles)
+                .map(|(&p, &g)| p.min(f64::from(g) * sp.dma_inflight_rows_per_tile / lat))
+                .collect();
+            // Damped update: the fixed point is unique (latency grows with the total).
+            for (s, n) in share.iter_mut().zip(&next) {
+                *s = 0.5 * *s + 0.5 * n;
+            }
+        }
+        share
+    }
+
+    /// Run a task stream under a policy.
+    pub fn run(&self, tasks: &[Task], policy: &mut dyn Scheduler) -> Result<SimResult, SimError> {
+        let exp = self.exp;
+        let total_tiles = exp.hardware.tiles;
+        let groups = (exp.hardware.tiles / exp.hardware.tiles_per_task) as usize;
+        let mut order: Vec<usize> = (0..tasks.len()).collect();
+        order.sort_by_key(|&i| (tasks[i].dispatch, i));
+        let mut next_arrival = 0usize;
+        let mut rt = vec![TaskRt::default(); tasks.len()];
+        let mut active: Vec<Active> = Vec::new();
+        // Tasks at a layer boundary, holding their tiles: (task, tiles, group).
+        let mut boundary: Vec<(usize, u32, Option<usize>)> = Vec::new();
+        let mut arrived: Vec<usize> = Vec::new();
+        let mut now = 0.0f64;
+        let mut res = SimResult {
+            finish: vec![0; tasks.len()],
+            throttled_layers: 0,
+            layers_run: 0,
+            preemptions: 0,
+            register_errors: 0,
+            trace: Vec::new(),
+            dram_rows: 0.0,
+        };
+        let mut done = 0usize;
+        let mut guard = 0u64;
+        while done < tasks.len() {
+            guard += 1;
+            if guard > 50_000_000 {
+                return Err(SimError::Stalled {
+                    policy: policy.name(),
+                    now: now as u64,
+                    waiting: arrived.len(),
+                });
+            }
+            // Arrivals due now.
+            while next_arrival < order.len() && tasks[order[next_arrival]].dispatch as f64 <= now {
+                arrived.push(order[next_arrival]);
+                next_arrival += 1;
+            }
+            // Scheduling decision.
+            let held: u32 = active.iter().map(|a| a.tiles).sum::<u32>()
+                + boundary.iter().map(|b| b.1).sum::<u32>();
+            let busy_groups: Vec<usize> = active
+                .iter()
+                .filter_map(|a| a.group)
+                .chain(boundary.iter().filter_map(|b| b.2))
+                .collect();
+            let view_of =
+                |id: usize, tiles: u32, at_boundary: bool, group: Option<usize>| TaskView {
+                    task: tasks[id],
+                    layer: rt[id].next_layer,
+                    layers: self.profiles.nets[tasks[id].network].layers(),
+                    tiles,
+                    at_boundary,
+                    started: rt[id].started,
+                    group,
+                };
+            let view = View {
+                now: now as u64,
+                free_tiles: total_tiles - held,
+                total_tiles,
+                free_groups: (0..groups).filter(|g| !busy_groups.contains(g)).collect(),
+                waiting: arrived
+                    .iter()
+                    .filter(|&&i| !rt[i].running)
+                    .map(|&i| view_of(i, 0, false, None))
+                    .collect(),
+                running: active
+                    .iter()
+                    .filter(|a| a.phase != Phase::Checkpoint)
+                    .map(|a| view_of(a.task, a.tiles, false, a.group))
+                    .chain(boundary.iter().map(|&(t, n, g)| view_of(t, n, true, g)))
+                    .collect(),
+                profiles: self.profiles,
+                exp,
+            };
+            let actions = policy.decide(&view);
+            let mut free = view.free_tiles;
+            let bad = |m: String| SimError::InvalidAction {
+                policy: policy.name(),
+                now: now as u64,
+                message: m,
+            };
+            for act in actions {
+                match act {
+                    Action::Preempt { task } => {
+                        let Some(pos) = boundary.iter().position(|b| b.0 == task) else {
+                            return Err(bad(format!("task {task} is not at a layer boundary")));
+                        };
+                        let (t, tiles, group) = boundary.swap_remove(pos);
+                        // Checkpoint: write back the live data (the last layer's output).
+                        let rows = self.profiles.nets[tasks[t].network].costs
+                            [rt[t].next_layer.saturating_sub(1)]
+                        .store_rows as f64;
+                        rt[t].restore_rows = rows;
+                        res.preemptions += 1;
+                        active.push(Active {
+                            task: t,
+                            tiles,
+                            group,
+                            phase: Phase::Checkpoint,
+                            left: 1.0,
+                            phys: Self::mem_phys(rows),
+                            regs: ThrottleRegs::OFF,
+                            rt_demand: 0,
+                            rt_score: 0,
+                            stop_after: true,
+                        });
+                    }
+                    Action::Resize { task, tiles } => {
+                        let Some(b) = boundary.iter_mut().find(|b| b.0 == task) else {
+                            return Err(bad(format!("task {task} is not at a layer boundary")));
+                        };
+                        if tiles == 0 || tiles > b.1 + free {
+                            return Err(bad(format!(
+                                "resize of task {task} to {tiles} tiles ({} held, {free} free)",
+                                b.1
+                            )));
+                        }
+                        free = free + b.1 - tiles;
+                        b.1 = tiles;
+                    }
+                    Action::Start { task, tiles, group } => {
+                        if !arrived.contains(&task) || rt[task].running {
+                            return Err(bad(format!("task {task} is not waiting")));
+                        }
+                        if tiles == 0 || tiles > free {
+                            return Err(bad(format!(
+                                "start of task {task} on {tiles} tiles, {free} free"
+                            )));
+                        }
+                        if let Some(g) = group
+                            && (busy_groups.contains(&g) || boundary.iter().any(|b| b.2 == Some(g)))
+                        {
+                            return Err(bad(format!("group {g} is busy")));
+                        }
+                        free -= tiles;
+                        rt[task].running = true;
+                        boundary.push((task, tiles, group));
+                    }
+                }
+            }
+            // Start the next phase of every task at a boundary.
+            for (t, tiles, group) in boundary.drain(..) {
+                let net = tasks[t].network;
+                let prof = &self.profiles.nets[net];
+                if rt[t].restore_rows > 0.0 {
+                    let rows = rt[t].restore_rows;
+                    rt[t].restore_rows = 0.0;
+                    active.push(Active {
+                        task: t,
+                        tiles,
+                        group,
+                        phase: Phase::Restore,
+                        left: 1.0,
+                        phys: Self::mem_phys(rows),
+                        regs: ThrottleRegs::OFF,
+                        rt_demand: 0,
+                        rt_score: 0,
+                        stop_after: false,
+                    });
+                    continue;
+                }
+                let layer = rt[t].next_layer;
+                rt[t].started = true;
+                let mut a = Active {
+                    task: t,
+                    tiles,
+                    group,
+                    phase: Phase::Layer,
+                    left: 1.0,
+                    phys: self.layer_phys(net, layer, tiles),
+                    regs: ThrottleRegs::OFF,
+                    rt_demand: 0,
+                    rt_score: 0,
+                    stop_after: false,
+                };
+                if policy.regulated() {
+                    let pred = prof.pred(tiles, layer);
+                    let others: Vec<CoRunner> = active
+                        .iter()
+                        .filter(|o| o.phase == Phase::Layer)
+                        .map(|o| CoRunner {
+                            demand_percent: o.rt_demand,
+                            score: o.rt_score,
+                        })
+                        .collect();
+                    let state = TaskState {
+                        priority: tasks[t].priority,
+                        remaining_cycles: prof.remaining(tiles, layer),
+                        target_cycles: tasks[t].target,
+                        elapsed_cycles: (now as u64).saturating_sub(tasks[t].dispatch),
+                    };
+                    match runtime::decide(
+                        &exp.hardware,
+                        &exp.runtime,
+                        pred,
+                        prof.rgb_first[layer],
+                        &state,
+                        &others,
+                        self.partition,
+                    ) {
+                        Ok(d) => {
+                            a.regs = d.regs;
+                            a.rt_score = d.score;
+                            a.rt_demand = if prof.rgb_first[layer] {
+                                0
+                            } else {
+                                pred.demand_percent
+                            };
+                        }
+                        Err(_) => res.register_errors += 1,
+                    }
+                    if a.regs.enabled() {
+                        res.throttled_layers += 1;
+                    }
+                }
+                res.layers_run += 1;
+                active.push(a);
+            }
+            // Rates.
+            let demands: Vec<f64> = active.iter().map(|a| self.demand(a)).collect();
+            let tiles: Vec<u32> = active.iter().map(|a| a.tiles).collect();
+            let shares = self.allocate(&demands, &tiles);
+            let rates: Vec<f64> = active
+                .iter()
+                .zip(&shares)
+                .map(|(a, &b)| {
+                    let (s, fill) = self.times(a, if a.phys.d > 0.0 { b } else { f64::INFINITY });
+                    1.0 / (s + fill).max(1e-9)
+                })
+                .collect();
+            let mut dt = f64::INFINITY;
+            for (a, r) in active.iter().zip(&rates) {
+                dt = dt.min(a.left / r);
+            }
+            if next_arrival < order.len() {
+                dt = dt.min((tasks[order[next_arrival]].dispatch as f64 - now).max(0.0));
+            }
+            if !dt.is_finite() {
+                return Err(SimError::Stalled {
+                    policy: policy.name(),
+                    now: now as u64,
+                    waiting: arrived.len(),
+                });
+            }
+            if self.trace && dt > 0.0 {
+                res.trace.push(TraceSample {
+                    start: now as u64,
+                    end: (now + dt) as u64,
+                    tenants: active
+                        .iter()
+                        .zip(&shares)
+                        .map(|(a, &b)| {
+                            (a.task, tasks[a.task].network, a.tiles, b, a.regs.enabled())
+                        })
+                        .collect(),
+                });
+            }
+            // Advance.
+            now += dt;
+            for ((a, r), b) in active.iter_mut().zip(&rates).zip(&shares) {
+                let frac = (r * dt).min(a.left);
+                res.dram_rows += a.phys.d * frac;
+                a.left -= frac;
+                let _ = b;
+            }
+            // Completions.
+            let mut k = 0;
+            while k < active.len() {
+                if active[k].left > 1e-9 {
+                    k += 1;
+                    continue;
+                }
+                let a = active.swap_remove(k);
+                let t = a.task;
+                match a.phase {
+                    Phase::Checkpoint => {
+                        rt[t].running = false;
+                    }
+                    Phase::Restore => boundary.push((t, a.tiles, a.group)),
+                    Phase::Layer => {
+                        rt[t].next_layer += 1;
+                        if rt[t].next_layer >= self.profiles.nets[tasks[t].network].layers() {
+                            rt[t].finish = Some(now);
+                            rt[t].running = false;
+                            res.finish[t] = now.ceil() as u64;
+                            arrived.retain(|&x| x != t);
+                            done += 1;
+                        } else if a.stop_after {
+                            rt[t].running = false;
+                        } else {
+                            boundary.push((t, a.tiles, a.group));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(res)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs every task alone on a fixed number of tiles, first come first served.
+    struct Fcfs(u32);
+    impl Scheduler for Fcfs {
+        fn name(&self) -> &'static str {
+            "fcfs"
+        }
+        fn regulated(&self) -> bool {
+            false
+        }
+        fn decide(&mut self, v: &View) -> Vec<Action> {
+            let mut free = v.free_tiles;
+            let mut out = Vec::new();
+            for w in &v.waiting {
+                if free >= self.0 {
+                    free -= self.0;
+                    out.push(Action::Start {
+                        task: w.task.id,
+                        tiles: self.0,
+                        group: None,
+                    });
+                }
+            }
+            out
+        }
+    }
+
+    fn task(id: usize, network: usize, dispatch: u64) -> Task {
+        Task {
+            id,
+            network,
+            priority: 0,
+            dispatch,
+            target: u64::MAX,
+        }
+    }
+
+    #[test]
+    fn dram_is_shared_by_demand_above_the_peak() {
+        let exp = Experiment::artifact();
+        let prof = Profiles::new(&exp);
+        // Under the peak: everyone gets its demand.
+        let mut e = exp.clone();
+        e.sim.queueing_factor = 0.0;
+        let sys = System::new(&e, &prof);
+        assert_eq!(sys.allocate(&[0.5, 0.4], &[2, 2]), vec![0.5, 0.4]);
+        // Over: the reduced peak (3 streams: 2 x 5 % interference) is split by demand.
+        let s = sys.allocate(&[0.1, 2.0, 1.0], &[2, 2, 2]);
+        let peak = 1.5 * (1.0 - 0.1);
+        assert!((s.iter().sum::<f64>() - peak).abs() < 1e-9);
+        assert!((s[1] / s[2] - 2.0).abs() < 1e-9);
+        assert!((s[0] - 0.1 * peak / 3.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_busy_channel_slows_a_light_tenant() {
+        let exp = Experiment::artifact();
+        let prof = Profiles::new(&exp);
+        // 0.4 + 1.0 rows/cycle fit the 1.5 peak, but with q = 2 the busy channel's latency
+        // grows until the 4 tiles' 256 rows in flight deliver only ~0.73 rows/cycle (Little's
+        // law), ~0.36 each: the light tenant no longer gets its 0.4.
+        let mut e = exp.clone();
+        e.sim.queueing_factor = 2.0;
+        let sys = System::new(&e, &prof);
+        let light = 0.4;
+        let alone = sys.allocate(&[light], &[2])[0];
+        let busy = sys.allocate(&[light, 1.0], &[2, 2])[0];
+        assert!((alone - light).abs() < 1e-9);
+        assert!(busy < 0.95 * alone, "{busy} vs {alone}");
+    }
+
+    #[test]
+    fn contention_slows_a_memory_bound_network() {
+        let exp = Experiment::artifact();
+        let prof = Profiles::new(&exp);
+        let sys = System::new(&exp, &prof);
+        let alone = sys.run(&[task(0, 0, 0)], &mut Fcfs(2)).unwrap().finish[0];
+        // Four ResNets at once on four groups share the channel.
+        let four: Vec<Task> = (0..4).map(|i| task(i, 0, 0)).collect();
+        let r = sys.run(&four, &mut Fcfs(2)).unwrap();
+        assert!(
+            r.finish.iter().all(|&f| f > alone),
+            "{alone} vs {:?}",
+            r.finish
+        );
+        // More tiles are faster alone.
+        let eight = sys.run(&[task(0, 0, 0)], &mut Fcfs(8)).unwrap().finish[0];
+        assert!(eight < alone);
+    }
+
+    #[test]
+    fn throttling_a_tenant_frees_bandwidth_for_the_other() {
+        let exp = Experiment::artifact();
+        let prof = Profiles::new(&exp);
+        let sys = System::new(&exp, &prof);
+        let mk = |regs: ThrottleRegs| Active {
+            task: 0,
+            tiles: 2,
+            group: None,
+            phase: Phase::Layer,
+            left: 1.0,
+            phys: Phys {
+                c: 1000.0,
+                l: 4000.0,
+                d: 3000.0,
+                loads: 3000.0,
+                n: 10.0,
+            },
+            regs,
+            rt_demand: 0,
+            rt_score: 0,
+            stop_after: false,
+        };
+        let free = mk(ThrottleRegs::OFF);
+        let capped = mk(ThrottleRegs {
+            window: 1000,
+            target: 100,
+            burst: 100,
+        });
+        assert!(sys.demand(&capped) < 0.5 * sys.demand(&free));
+    }
+}

@@ -1,0 +1,1051 @@
+//! Lockstep co-simulation: the emitted Verilog, run in Verilator, against a golden model.
+//!
+//! One seeded stimulus stream drives both. Every cycle, every output port of the RTL top (the
+//! data outputs *and* the status/perf registers it exposes) is compared by name with the golden
+//! model's value ([`golden::observe`] names are the Verilog port names). The first mismatch
+//! stops the run with a [`Mismatch`]: cycle, signal, RTL and golden values, the last
+//! [`HISTORY`] cycles of both as a table, and a VCD around the failing cycle.
+//!
+//! A block is anything implementing [`CosimBlock`]: the golden model, its stimulus and the
+//! port names. [`ThrottleBlock`] and [`ArbiterBlock`] are provided; the engine ([`run`],
+//! [`run_compiled`]) takes the Verilog text and the top module's name, so it does not depend
+//! on how the Verilog was produced.
+//!
+//! # How a run proceeds
+//! Cycles are processed in batches of [`BATCH`]: the golden model and the stimulus first run a
+//! batch (timed separately, giving the golden model's speed), recording the inputs and golden
+//! outputs; then the RTL replays the batch's inputs following the crate's cycle convention
+//! (set inputs, eval, read outputs, tick) and compares each cycle. The stimulus only ever
+//! reacts to the golden model's outputs, which equal the RTL's up to the first mismatch, so
+//! the two halves see exactly the same stream.
+//!
+//! On a mismatch the run is replayed from cycle 0 with a traced model (unless the whole run was
+//! already traced) to write the VCD from [`VCD_BEFORE`] cycles before the failure to a few
+//! cycles after it, and the block is replayed once more to the failing cycle so that its
+//! statistics cover exactly the cycles run.
+
+use crate::error::SimError;
+use crate::ports::{Direction, Port, PortId};
+use crate::verilator::{BuildOptions, BuildOutcome, CompiledModel, VerilatedModel};
+use golden::arbiter::{ArbiterIn, ArbiterOut, BusArbiter, Policy};
+use golden::cfg::{ConfigError, ThrottleConfig};
+use golden::observe::{ArbiterOutPorts, Ports};
+use golden::spec;
+use golden::stimulus::{ArbiterStimulus, Demand, ThrottleStimulus};
+use golden::throttle::{MemThrottle, State, ThrottleIn, ThrottleOut};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Cycles of both simulations shown before (and including) a mismatch.
+pub const HISTORY: usize = 32;
+/// Cycles per batch (golden batch, then RTL batch); also the progress granularity.
+pub const BATCH: usize = 4096;
+/// The mismatch VCD starts this many cycles before the failing cycle.
+pub const VCD_BEFORE: u64 = 64;
+/// The mismatch VCD ends this many cycles after the failing cycle.
+pub const VCD_AFTER: u64 = 4;
+
+/// A block that can be co-simulated: a golden model, its seeded stimulus and the names of the
+/// RTL ports it drives and checks.
+pub trait CosimBlock {
+    /// Short name (`throttle`, `arbiter`).
+    fn name(&self) -> &str;
+    /// Name of the clock input of the RTL top.
+    fn clock(&self) -> &str {
+        "clock"
+    }
+    /// The RTL input ports the stimulus drives (every input but the clock), in the order of
+    /// [`step`](Self::step)'s `inputs`.
+    fn input_names(&self) -> &[String];
+    /// The RTL output ports compared every cycle (every output), in the order of
+    /// [`step`](Self::step)'s `outputs`.
+    fn output_names(&self) -> &[String];
+    /// One cycle: generate this cycle's inputs (reacting to the golden model's previous
+    /// outputs), step the golden model, and write the raw port values of the inputs and of the
+    /// golden outputs (`inputs.len() == input_names().len()`, same for outputs).
+    fn step(&mut self, inputs: &mut [u64], outputs: &mut [u64]);
+    /// Return to cycle 0: a fresh golden model and the stimulus re-seeded with the same seed.
+    fn reset(&mut self);
+}
+
+/// How to run a co-simulation.
+#[derive(Clone, Debug)]
+pub struct CosimOptions {
+    /// Cycles to simulate.
+    pub cycles: u64,
+    /// How to build the Verilator model (`trace` is set as needed).
+    pub build: BuildOptions,
+    /// Trace the whole run into this VCD file.
+    pub vcd: Option<PathBuf>,
+    /// Without [`vcd`](Self::vcd): where to write the VCD around a mismatch (`None`: no VCD).
+    pub mismatch_vcd: Option<PathBuf>,
+}
+
+impl Default for CosimOptions {
+    fn default() -> Self {
+        CosimOptions {
+            cycles: 100_000,
+            build: BuildOptions::default(),
+            vcd: None,
+            mismatch_vcd: None,
+        }
+    }
+}
+
+/// One signal that differs in a cycle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignalDiff {
+    /// Port name.
+    pub signal: String,
+    /// Value in the RTL.
+    pub rtl: u64,
+    /// Value in the golden model.
+    pub golden: u64,
+}
+
+/// One cycle of the history table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryRow {
+    /// The cycle.
+    pub cycle: u64,
+    /// Input values (same for both simulations), in [`History::inputs`] order.
+    pub inputs: Vec<u64>,
+    /// RTL output values, in [`History::outputs`] order.
+    pub rtl: Vec<u64>,
+    /// Golden output values, in [`History::outputs`] order.
+    pub golden: Vec<u64>,
+}
+
+/// The last cycles of both simulations up to and including a mismatch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct History {
+    /// Input port names.
+    pub inputs: Vec<String>,
+    /// Output port names.
+    pub outputs: Vec<String>,
+    /// Rows, oldest first; the last one is the failing cycle.
+    pub rows: Vec<HistoryRow>,
+}
+
+/// The first cycle where the RTL and the golden model disagree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The failing cycle (0-based; cycle 0 is the first set of inputs).
+    pub cycle: u64,
+    /// The first differing signal, in port-list order.
+    pub signal: String,
+    /// Its RTL value.
+    pub rtl: u64,
+    /// Its golden value.
+    pub golden: u64,
+    /// Every signal that differs in the failing cycle (the first one included).
+    pub all: Vec<SignalDiff>,
+    /// The last [`HISTORY`] cycles.
+    pub history: History,
+    /// The VCD written around the failing cycle, if any.
+    pub vcd: Option<PathBuf>,
+}
+
+/// The result of a co-simulation run.
+#[derive(Clone, Debug)]
+pub struct CosimReport {
+    /// Block name.
+    pub block: String,
+    /// Verilog top module.
+    pub top: String,
+    /// Cycles requested.
+    pub requested: u64,
+    /// Cycles simulated and compared (up to and including a failing cycle).
+    pub cycles: u64,
+    /// The first mismatch, if any.
+    pub mismatch: Option<Mismatch>,
+    /// Time spent in the golden model and the stimulus.
+    pub golden_time: Duration,
+    /// Time spent driving, evaluating, reading and comparing the RTL.
+    pub rtl_time: Duration,
+    /// Wall time of the lockstep loop (both halves and the bookkeeping).
+    pub lockstep_time: Duration,
+    /// Whether the Verilator model was built or came from the cache.
+    pub build: BuildOutcome,
+    /// The VCD of the whole run (`--vcd`), if any.
+    pub vcd: Option<PathBuf>,
+}
+
+fn per_s(cycles: u64, d: Duration) -> f64 {
+    let s = d.as_secs_f64();
+    if s > 0.0 { cycles as f64 / s } else { 0.0 }
+}
+
+impl CosimReport {
+    /// Whether every compared cycle matched.
+    pub fn passed(&self) -> bool {
+        self.mismatch.is_none()
+    }
+
+    /// Number of mismatches found (the run stops at the first: 0 or 1).
+    pub fn mismatches(&self) -> u64 {
+        u64::from(self.mismatch.is_some())
+    }
+
+    /// Golden model (with stimulus generation) speed, cycles per second.
+    pub fn golden_cycles_per_s(&self) -> f64 {
+        per_s(self.cycles, self.golden_time)
+    }
+
+    /// Verilator speed (set inputs, eval, read outputs, compare, tick), cycles per second.
+    pub fn rtl_cycles_per_s(&self) -> f64 {
+        per_s(self.cycles, self.rtl_time)
+    }
+
+    /// Lockstep speed, cycles per second.
+    pub fn lockstep_cycles_per_s(&self) -> f64 {
+        per_s(self.cycles, self.lockstep_time)
+    }
+}
+
+fn hex(v: u64) -> String {
+    format!("{v:x}")
+}
+
+impl fmt::Display for History {
+    /// Two lines per cycle (`rtl`, `gold`) with all inputs and outputs in hex; a `*` marks an
+    /// output that differs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self
+            .inputs
+            .iter()
+            .chain(&self.outputs)
+            .map(String::as_str)
+            .collect();
+        let ni = self.inputs.len();
+        let mut widths: Vec<usize> = names.iter().map(|n| n.len()).collect();
+        for r in &self.rows {
+            for (k, v) in r.inputs.iter().chain(&r.rtl).chain(&r.golden).enumerate() {
+                let col = if k < ni {
+                    k
+                } else {
+                    ni + (k - ni) % self.outputs.len().max(1)
+                };
+                widths[col] = widths[col].max(hex(*v).len() + 1);
+            }
+        }
+        let cw = self
+            .rows
+            .last()
+            .map_or(5, |r| r.cycle.to_string().len().max(5));
+        write!(f, "{:>cw$} {:4} ", "cycle", "")?;
+        for (k, n) in names.iter().enumerate() {
+            if k == ni {
+                write!(f, "| ")?;
+            }
+            write!(f, "{n:>w$} ", w = widths[k])?;
+        }
+        writeln!(f)?;
+        for r in &self.rows {
+            for (side, outs) in [("rtl", &r.rtl), ("gold", &r.golden)] {
+                let c = if side == "rtl" {
+                    r.cycle.to_string()
+                } else {
+                    String::new()
+                };
+                write!(f, "{c:>cw$} {side:4} ")?;
+                for (k, v) in r.inputs.iter().enumerate() {
+                    write!(f, "{:>w$} ", hex(*v), w = widths[k])?;
+                }
+                write!(f, "| ")?;
+                for (k, v) in outs.iter().enumerate() {
+                    let mark = if r.rtl[k] != r.golden[k] { "*" } else { "" };
+                    write!(f, "{:>w$} ", format!("{mark}{}", hex(*v)), w = widths[ni + k])?;
+                }
+                writeln!(f)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "MISMATCH at cycle {}: signal `{}`: RTL {:#x} ({}), golden {:#x} ({})",
+            self.cycle, self.signal, self.rtl, self.rtl, self.golden, self.golden
+        )?;
+        if self.all.len() > 1 {
+            let rest: Vec<String> = self.all[1..]
+                .iter()
+                .map(|d| format!("{} (RTL {:#x}, golden {:#x})", d.signal, d.rtl, d.golden))
+                .collect();
+            writeln!(f, "also differing: {}", rest.join(", "))?;
+        }
+        writeln!(
+            f,
+            "last {} cycles (hex; inputs | outputs; * = differs):",
+            self.history.rows.len()
+        )?;
+        write!(f, "{}", self.history)?;
+        if let Some(v) = &self.vcd {
+            writeln!(f, "waveform: {}", v.display())?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for CosimReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.passed() { "PASS" } else { "FAIL" };
+        writeln!(
+            f,
+            "{verdict}: {} ({}) {} of {} cycles compared, {} mismatch(es); golden {:.0} cycles/s, \
+             Verilator {:.0} cycles/s, lockstep {:.0} cycles/s",
+            self.block,
+            self.top,
+            self.cycles,
+            self.requested,
+            self.mismatches(),
+            self.golden_cycles_per_s(),
+            self.rtl_cycles_per_s(),
+            self.lockstep_cycles_per_s()
+        )?;
+        if let Some(v) = &self.vcd {
+            writeln!(f, "waveform: {}", v.display())?;
+        }
+        if let Some(m) = &self.mismatch {
+            write!(f, "{m}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Port ids of the RTL in the block's order, checking that both sides have the same ports.
+struct Binding {
+    clock: PortId,
+    inputs: Vec<PortId>,
+    outputs: Vec<PortId>,
+}
+
+fn bind<B: CosimBlock + ?Sized>(ports: &[Port], top: &str, block: &B) -> Result<Binding, SimError> {
+    let err = |message: String| SimError::Interface {
+        block: block.name().to_string(),
+        top: top.to_string(),
+        message,
+    };
+    let find = |name: &str, dir: Direction| -> Result<PortId, SimError> {
+        match ports.iter().position(|p| p.name == name) {
+            Some(i) if ports[i].direction == dir => Ok(PortId(i)),
+            Some(i) => Err(err(format!(
+                "`{name}` is an {} in the RTL, the golden model has it as an {dir}",
+                ports[i].direction
+            ))),
+            None => Err(err(format!("the RTL has no port `{name}`"))),
+        }
+    };
+    let clock = find(block.clock(), Direction::Input)?;
+    let inputs = block
+        .input_names()
+        .iter()
+        .map(|n| find(n, Direction::Input))
+        .collect::<Result<Vec<_>, _>>()?;
+    let outputs = block
+        .output_names()
+        .iter()
+        .map(|n| find(n, Direction::Output))
+        .collect::<Result<Vec<_>, _>>()?;
+    let unbound: Vec<&str> = ports
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| {
+            let id = PortId(i);
+            id != clock && !inputs.contains(&id) && !outputs.contains(&id)
+        })
+        .map(|(_, p)| p.name.as_str())
+        .collect();
+    if !unbound.is_empty() {
+        return Err(err(format!(
+            "RTL ports not covered by the golden model: {}",
+            unbound.join(", ")
+        )));
+    }
+    if let Some(p) = ports.iter().find(|p| p.width > 64) {
+        return Err(SimError::PortTooWide {
+            port: p.name.clone(),
+            width: p.width,
+            max: 64,
+        });
+    }
+    Ok(Binding {
+        clock,
+        inputs,
+        outputs,
+    })
+}
+
+/// Build (or load from the cache) the Verilator model of `top` in `verilog` and run `block`
+/// against it in lockstep. `progress` is called with the number of cycles done after each
+/// batch.
+pub fn run<B: CosimBlock + ?Sized>(
+    verilog: &str,
+    top: &str,
+    block: &mut B,
+    opts: &CosimOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<CosimReport, SimError> {
+    let mut build = opts.build.clone();
+    build.trace = opts.vcd.is_some();
+    let model = CompiledModel::compile(verilog, top, &build)?;
+    run_compiled(&model, verilog, block, opts, progress)
+}
+
+/// Like [`run`] with a model already compiled (reused across runs, e.g. by a fuzzer).
+/// `verilog` is only needed to build a traced model for the VCD after a mismatch. The model
+/// must have been built with `trace` if `opts.vcd` is set.
+pub fn run_compiled<B: CosimBlock + ?Sized>(
+    model: &CompiledModel,
+    verilog: &str,
+    block: &mut B,
+    opts: &CosimOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<CosimReport, SimError> {
+    let top = model.top().to_string();
+    let bind = bind(model.ports(), &top, block)?;
+    let mut m = model.instantiate()?;
+    if let Some(path) = &opts.vcd {
+        m.open_vcd(path)?;
+    }
+    let ni = bind.inputs.len();
+    let no = bind.outputs.len();
+    let mut cur = Batch::new(ni, no);
+    let mut prev = Batch::new(ni, no);
+    let mut golden_time = Duration::ZERO;
+    let mut rtl_time = Duration::ZERO;
+    let start = Instant::now();
+    let mut done = 0u64;
+    let mut failed: Option<u64> = None;
+    while done < opts.cycles {
+        let n = (opts.cycles - done).min(BATCH as u64) as usize;
+        std::mem::swap(&mut cur, &mut prev);
+        cur.first = done;
+        cur.len = n;
+        let t0 = Instant::now();
+        for j in 0..n {
+            let (i, o) = (
+                &mut cur.inputs[j * ni..(j + 1) * ni],
+                &mut cur.golden[j * no..(j + 1) * no],
+            );
+            block.step(i, o);
+        }
+        let t1 = Instant::now();
+        golden_time += t1 - t0;
+        for j in 0..n {
+            let inp = &cur.inputs[j * ni..(j + 1) * ni];
+            for (&id, &v) in bind.inputs.iter().zip(inp) {
+                m.set(id, v);
+            }
+            m.eval();
+            let r = &mut cur.rtl[j * no..(j + 1) * no];
+            for (slot, &id) in r.iter_mut().zip(&bind.outputs) {
+                *slot = m.get(id);
+            }
+            if *r != cur.golden[j * no..(j + 1) * no] {
+                failed = Some(done + j as u64);
+                cur.len = j + 1;
+                break;
+            }
+            m.tick(bind.clock);
+        }
+        rtl_time += t1.elapsed();
+        if let Some(c) = failed {
+            done = c + 1;
+            // Finish the failing cycle's edge in a whole-run VCD.
+            m.tick(bind.clock);
+            break;
+        }
+        done += n as u64;
+        progress(done);
+    }
+    let lockstep_time = start.elapsed();
+    m.close_vcd();
+    let mismatch = match failed {
+        None => None,
+        Some(c) => {
+            let history = history(block, &prev, &cur, c);
+            let last = history.rows.last().expect("history has the failing cycle");
+            let all: Vec<SignalDiff> = block
+                .output_names()
+                .iter()
+                .zip(last.rtl.iter().zip(&last.golden))
+                .filter(|(_, (r, g))| r != g)
+                .map(|(n, (&rtl, &golden))| SignalDiff {
+                    signal: n.clone(),
+                    rtl,
+                    golden,
+                })
+                .collect();
+            let vcd = match (&opts.vcd, &opts.mismatch_vcd) {
+                (Some(v), _) => Some(v.clone()),
+                (None, Some(path)) => {
+                    trace_around(verilog, &top, block, &bind, &opts.build, path, c)?;
+                    Some(path.clone())
+                }
+                (None, None) => None,
+            };
+            // Leave the block's statistics covering exactly cycles 0..=c.
+            block.reset();
+            let (mut i, mut o) = (vec![0; ni], vec![0; no]);
+            for _ in 0..=c {
+                block.step(&mut i, &mut o);
+            }
+            let first = all[0].clone();
+            Some(Mismatch {
+                cycle: c,
+                signal: first.signal,
+                rtl: first.rtl,
+                golden: first.golden,
+                all,
+                history,
+                vcd,
+            })
+        }
+    };
+    Ok(CosimReport {
+        block: block.name().to_string(),
+        top,
+        requested: opts.cycles,
+        cycles: done,
+        mismatch,
+        golden_time,
+        rtl_time,
+        lockstep_time,
+        build: model.outcome(),
+        vcd: opts.vcd.clone(),
+    })
+}
+
+/// Inputs, golden and RTL outputs of up to [`BATCH`] consecutive cycles.
+struct Batch {
+    first: u64,
+    len: usize,
+    inputs: Vec<u64>,
+    golden: Vec<u64>,
+    rtl: Vec<u64>,
+}
+
+impl Batch {
+    fn new(ni: usize, no: usize) -> Self {
+        Batch {
+            first: 0,
+            len: 0,
+            inputs: vec![0; BATCH * ni],
+            golden: vec![0; BATCH * no],
+            rtl: vec![0; BATCH * no],
+        }
+    }
+
+    fn row(&self, cycle: u64, ni: usize, no: usize) -> Option<HistoryRow> {
+        if cycle < self.first || cycle >= self.first + self.len as u64 {
+            return None;
+        }
+        let j = (cycle - self.first) as usize;
+        Some(HistoryRow {
+            cycle,
+            inputs: self.inputs[j * ni..(j + 1) * ni].to_vec(),
+            rtl: self.rtl[j * no..(j + 1) * no].to_vec(),
+            golden: self.golden[j * no..(j + 1) * no].to_vec(),
+        })
+    }
+}
+
+fn history<B: CosimBlock + ?Sized>(block: &B, prev: &Batch, cur: &Batch, c: u64) -> History {
+    let (ni, no) = (block.input_names().len(), block.output_names().len());
+    let from = c.saturating_sub(HISTORY as u64 - 1);
+    let rows = (from..=c)
+        .filter_map(|k| cur.row(k, ni, no).or_else(|| prev.row(k, ni, no)))
+        .collect();
+    History {
+        inputs: block.input_names().to_vec(),
+        outputs: block.output_names().to_vec(),
+        rows,
+    }
+}
+
+/// Replay cycles `0..=c + VCD_AFTER` on a traced model, dumping from `c - VCD_BEFORE`.
+fn trace_around<B: CosimBlock + ?Sized>(
+    verilog: &str,
+    top: &str,
+    block: &mut B,
+    bind: &Binding,
+    build: &BuildOptions,
+    path: &Path,
+    c: u64,
+) -> Result<(), SimError> {
+    let mut b = build.clone();
+    b.trace = true;
+    let mut m: VerilatedModel = VerilatedModel::build(verilog, top, &b)?;
+    block.reset();
+    let (mut i, mut o) = (
+        vec![0; block.input_names().len()],
+        vec![0; block.output_names().len()],
+    );
+    let open_at = c.saturating_sub(VCD_BEFORE);
+    for cycle in 0..=c + VCD_AFTER {
+        if cycle == open_at {
+            m.open_vcd(path)?;
+        }
+        block.step(&mut i, &mut o);
+        for (&id, &v) in bind.inputs.iter().zip(&i) {
+            m.set(id, v);
+        }
+        m.eval();
+        m.tick(bind.clock);
+    }
+    m.close_vcd();
+    Ok(())
+}
+
+/// A recorded stimulus with the golden model's outputs, for replay in other simulators.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recording {
+    /// Input port names (columns of `inputs`).
+    pub input_names: Vec<String>,
+    /// Output port names (columns of `golden`).
+    pub output_names: Vec<String>,
+    /// One row of input values per cycle.
+    pub inputs: Vec<Vec<u64>>,
+    /// One row of golden output values per cycle.
+    pub golden: Vec<Vec<u64>>,
+}
+
+impl Recording {
+    /// Run `block` from its current state for `cycles` cycles and record everything.
+    pub fn record<B: CosimBlock + ?Sized>(block: &mut B, cycles: usize) -> Self {
+        let (ni, no) = (block.input_names().len(), block.output_names().len());
+        let mut r = Recording {
+            input_names: block.input_names().to_vec(),
+            output_names: block.output_names().to_vec(),
+            inputs: Vec::with_capacity(cycles),
+            golden: Vec::with_capacity(cycles),
+        };
+        for _ in 0..cycles {
+            let (mut i, mut o) = (vec![0; ni], vec![0; no]);
+            block.step(&mut i, &mut o);
+            r.inputs.push(i);
+            r.golden.push(o);
+        }
+        r
+    }
+
+    /// The stimulus as rows in the column order of [`crate::ReplayLayout`] for `ports` (every
+    /// input but `clock`, in header order), as [`crate::iverilog::replay`] and
+    /// [`VerilatedModel::replay`] take it.
+    pub fn layout_rows(&self, ports: &[Port], clock: &str) -> Result<Vec<Vec<u128>>, SimError> {
+        let layout = crate::ReplayLayout::new(ports, clock)?;
+        let cols = layout
+            .inputs
+            .iter()
+            .map(|id| self.column(&self.input_names, &ports[id.0].name))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self
+            .inputs
+            .iter()
+            .map(|row| cols.iter().map(|&k| u128::from(row[k])).collect())
+            .collect())
+    }
+
+    /// The golden outputs as rows in the output order of [`crate::ReplayLayout`] for `ports`.
+    pub fn golden_layout_rows(
+        &self,
+        ports: &[Port],
+        clock: &str,
+    ) -> Result<Vec<Vec<u128>>, SimError> {
+        let layout = crate::ReplayLayout::new(ports, clock)?;
+        let cols = layout
+            .outputs
+            .iter()
+            .map(|id| self.column(&self.output_names, &ports[id.0].name))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self
+            .golden
+            .iter()
+            .map(|row| cols.iter().map(|&k| u128::from(row[k])).collect())
+            .collect())
+    }
+
+    fn column(&self, names: &[String], name: &str) -> Result<usize, SimError> {
+        names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| SimError::NoSuchPort(name.to_string()))
+    }
+}
+
+fn names_of(p: &impl Ports) -> Vec<String> {
+    p.port_list().into_iter().map(|(n, _)| n).collect()
+}
+
+/// Credit registers as raw 25-bit patterns (as [`golden::observe`] lists them).
+fn credit_bits(x: i32) -> u64 {
+    u64::from(x as u32) & ((1 << spec::CREDIT_BITS) - 1)
+}
+
+/// Statistics of a throttle run (from the golden model, over the cycles run).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ThrottleStats {
+    /// Requests that fired.
+    pub granted_requests: u64,
+    /// Beats of the requests that fired.
+    pub granted_beats: u64,
+    /// Cycles spent in a bubble.
+    pub bubble_cycles: u64,
+    /// Cycles run.
+    pub cycles: u64,
+}
+
+/// `MemThrottle`: golden model and [`ThrottleStimulus`].
+pub struct ThrottleBlock {
+    seed: u64,
+    demand: Demand,
+    cfg: ThrottleConfig,
+    stim: ThrottleStimulus,
+    gold: MemThrottle,
+    fired: bool,
+    stats: ThrottleStats,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+}
+
+impl ThrottleBlock {
+    /// A throttle configured with `cfg` (written in the first cycles), driven by `demand`.
+    pub fn new(seed: u64, demand: Demand, cfg: ThrottleConfig) -> Self {
+        ThrottleBlock {
+            seed,
+            demand,
+            cfg,
+            stim: ThrottleStimulus::new(seed, demand, &cfg),
+            gold: MemThrottle::new(),
+            fired: false,
+            stats: ThrottleStats::default(),
+            inputs: names_of(&ThrottleIn::default()),
+            outputs: names_of(&ThrottleOut::default()),
+        }
+    }
+
+    /// Statistics of the cycles run since the last reset.
+    pub fn stats(&self) -> ThrottleStats {
+        self.stats
+    }
+
+    /// One cycle with the golden types (used by [`CosimBlock::step`]).
+    pub fn step_typed(&mut self) -> (ThrottleIn, ThrottleOut) {
+        let i = self.stim.next(self.fired);
+        let o = self.gold.step(&i);
+        self.fired = o.fire;
+        self.stats.cycles += 1;
+        if o.fire {
+            self.stats.granted_requests += 1;
+            self.stats.granted_beats += u64::from(i.up_beats & 7);
+        }
+        self.stats.bubble_cycles += u64::from(o.status.state == State::Bubble);
+        (i, o)
+    }
+}
+
+/// Fill `inputs`/`outputs` in the order of [`golden::observe`] (checked against it in tests
+/// and in debug builds), without allocating.
+fn throttle_values(i: &ThrottleIn, o: &ThrottleOut, inputs: &mut [u64], outputs: &mut [u64]) {
+    let iv = [
+        u64::from(i.up_valid),
+        u64::from(i.up_beats & 7),
+        u64::from(i.up_addr),
+        u64::from(i.down_ready),
+        u64::from(i.cfg.we),
+        u64::from(i.cfg.addr),
+        u64::from(i.cfg.wdata),
+    ];
+    inputs.copy_from_slice(&iv);
+    let s = &o.status;
+    let ov = [
+        u64::from(o.up_ready),
+        u64::from(o.down_valid),
+        u64::from(o.down_beats & 7),
+        u64::from(o.down_addr),
+        u64::from(o.cfg_rdata),
+        u64::from(s.state == State::Bubble),
+        u64::from(s.cfg_error),
+        u64::from(s.wc),
+        credit_bits(s.inner),
+        credit_bits(s.outer),
+        u64::from(s.bubble_len),
+        u64::from(s.perf_reqs),
+        u64::from(s.perf_beats),
+        u64::from(s.perf_bubble),
+        u64::from(s.perf_wait),
+        u64::from(s.perf_windows),
+    ];
+    outputs.copy_from_slice(&ov);
+    debug_assert!(same_values(&i.port_list(), inputs) && same_values(&o.port_list(), outputs));
+}
+
+fn same_values(named: &[(String, u64)], values: &[u64]) -> bool {
+    named.len() == values.len() && named.iter().zip(values).all(|((_, a), b)| a == b)
+}
+
+impl CosimBlock for ThrottleBlock {
+    fn name(&self) -> &str {
+        "throttle"
+    }
+    fn input_names(&self) -> &[String] {
+        &self.inputs
+    }
+    fn output_names(&self) -> &[String] {
+        &self.outputs
+    }
+    fn step(&mut self, inputs: &mut [u64], outputs: &mut [u64]) {
+        let (i, o) = self.step_typed();
+        throttle_values(&i, &o, inputs, outputs);
+    }
+    fn reset(&mut self) {
+        *self = ThrottleBlock::new(self.seed, self.demand, self.cfg);
+    }
+}
+
+/// Statistics of an arbiter run (from the golden model, over the cycles run).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ArbiterStats {
+    /// Grants (fired requests) per requester.
+    pub grants_per_port: Vec<u64>,
+    /// Cycles a request was presented to memory and not accepted.
+    pub stall_cycles: u64,
+    /// Cycles run.
+    pub cycles: u64,
+}
+
+/// `BusArbiter`: golden model and [`ArbiterStimulus`].
+pub struct ArbiterBlock {
+    seed: u64,
+    ports: usize,
+    policy: Policy,
+    stim: ArbiterStimulus,
+    gold: BusArbiter,
+    ready: u16,
+    stats: ArbiterStats,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+}
+
+impl ArbiterBlock {
+    /// An arbiter with `ports` requesters (1..=16) starting with `policy`.
+    pub fn new(seed: u64, ports: usize, policy: Policy) -> Result<Self, ConfigError> {
+        let gold = BusArbiter::new(ports)?;
+        let sample_in = ArbiterIn {
+            req: vec![Default::default(); ports],
+            ..Default::default()
+        };
+        let sample_out = ArbiterOut::default();
+        Ok(ArbiterBlock {
+            seed,
+            ports,
+            policy,
+            stim: ArbiterStimulus::new(seed, ports, policy),
+            gold,
+            ready: 0,
+            stats: ArbiterStats {
+                grants_per_port: vec![0; ports],
+                ..Default::default()
+            },
+            inputs: names_of(&sample_in),
+            outputs: names_of(&ArbiterOutPorts {
+                out: &sample_out,
+                ports,
+            }),
+        })
+    }
+
+    /// Statistics of the cycles run since the last reset.
+    pub fn stats(&self) -> &ArbiterStats {
+        &self.stats
+    }
+
+    /// One cycle with the golden types (used by [`CosimBlock::step`]).
+    pub fn step_typed(&mut self) -> (ArbiterIn, ArbiterOut) {
+        let i = self.stim.next(self.ready);
+        let o = self.gold.step(&i);
+        self.ready = o.req_ready;
+        self.stats.cycles += 1;
+        for (k, g) in self.stats.grants_per_port.iter_mut().enumerate() {
+            *g += u64::from(o.req_ready >> k & 1);
+        }
+        self.stats.stall_cycles += u64::from(o.mem_valid && o.req_ready == 0);
+        (i, o)
+    }
+}
+
+fn arbiter_values(
+    ports: usize,
+    i: &ArbiterIn,
+    o: &ArbiterOut,
+    inputs: &mut [u64],
+    outputs: &mut [u64],
+) {
+    let mut k = 0;
+    let mut put = |buf: &mut [u64], v: u64| {
+        buf[k] = v;
+        k += 1;
+    };
+    for r in &i.req {
+        put(inputs, u64::from(r.valid));
+        put(inputs, u64::from(r.beats & 7));
+        put(inputs, u64::from(r.addr));
+    }
+    put(inputs, u64::from(i.mem_ready));
+    put(inputs, u64::from(i.cfg.we));
+    put(inputs, u64::from(i.cfg.addr));
+    put(inputs, u64::from(i.cfg.wdata));
+    let mut k = 0;
+    let mut put = |v: u64| {
+        outputs[k] = v;
+        k += 1;
+    };
+    for p in 0..ports {
+        put(u64::from(o.grant >> p & 1));
+        put(u64::from(o.req_ready >> p & 1));
+    }
+    let s = &o.status;
+    for v in [
+        u64::from(o.mem_valid),
+        u64::from(o.mem_id),
+        u64::from(o.mem_beats & 7),
+        u64::from(o.mem_addr),
+        u64::from(o.cfg_rdata),
+        u64::from(s.policy.value()),
+        u64::from(s.ptr),
+        u64::from(s.locked),
+        u64::from(s.lock_id),
+        u64::from(s.cfg_error),
+        u64::from(s.perf_grants),
+        u64::from(s.perf_stall),
+    ] {
+        put(v);
+    }
+    debug_assert!(
+        same_values(&i.port_list(), inputs)
+            && same_values(&ArbiterOutPorts { out: o, ports }.port_list(), outputs)
+    );
+}
+
+impl CosimBlock for ArbiterBlock {
+    fn name(&self) -> &str {
+        "arbiter"
+    }
+    fn input_names(&self) -> &[String] {
+        &self.inputs
+    }
+    fn output_names(&self) -> &[String] {
+        &self.outputs
+    }
+    fn step(&mut self, inputs: &mut [u64], outputs: &mut [u64]) {
+        let (i, o) = self.step_typed();
+        arbiter_values(self.ports, &i, &o, inputs, outputs);
+    }
+    fn reset(&mut self) {
+        self.stim = ArbiterStimulus::new(self.seed, self.ports, self.policy);
+        self.gold = BusArbiter::new(self.ports).expect("port count checked by new");
+        self.ready = 0;
+        self.stats = ArbiterStats {
+            grants_per_port: vec![0; self.ports],
+            ..Default::default()
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_values<B: CosimBlock>(b: &mut B, cycles: usize) -> Vec<(Vec<u64>, Vec<u64>)> {
+        (0..cycles)
+            .map(|_| {
+                let mut i = vec![0; b.input_names().len()];
+                let mut o = vec![0; b.output_names().len()];
+                b.step(&mut i, &mut o);
+                (i, o)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fast_values_follow_observe_order() {
+        let cfg = ThrottleConfig::new(40, 9, Some(20)).unwrap();
+        let mut t = ThrottleBlock::new(5, Demand::Random, cfg);
+        let mut check = ThrottleBlock::new(5, Demand::Random, cfg);
+        for _ in 0..3000 {
+            let mut i = vec![0; 7];
+            let mut o = vec![0; 16];
+            t.step(&mut i, &mut o);
+            let (ti, to) = check.step_typed();
+            assert!(same_values(&ti.port_list(), &i));
+            assert!(same_values(&to.port_list(), &o));
+        }
+        assert_eq!(t.output_names()[7], "st_wc");
+        let mut a = ArbiterBlock::new(2, 3, Policy::Fixed).unwrap();
+        let mut check = ArbiterBlock::new(2, 3, Policy::Fixed).unwrap();
+        for _ in 0..3000 {
+            let mut i = vec![0; a.input_names().len()];
+            let mut o = vec![0; a.output_names().len()];
+            a.step(&mut i, &mut o);
+            let (ci, co) = check.step_typed();
+            assert!(same_values(&ci.port_list(), &i));
+            assert!(same_values(&ArbiterOutPorts { out: &co, ports: 3 }.port_list(), &o));
+        }
+        assert_eq!(a.input_names()[0], "req_valid$0");
+        assert_eq!(a.output_names()[1], "req_ready$0");
+    }
+
+    #[test]
+    fn reset_replays_the_same_stream() {
+        let cfg = ThrottleConfig::new(30, 7, None).unwrap();
+        let mut t = ThrottleBlock::new(8, Demand::Random, cfg);
+        let a = run_values(&mut t, 2000);
+        let stats = t.stats();
+        t.reset();
+        assert_eq!(t.stats(), ThrottleStats::default());
+        assert_eq!(run_values(&mut t, 2000), a);
+        assert_eq!(t.stats(), stats);
+        assert!(stats.granted_beats > 0 && stats.bubble_cycles > 0);
+        let mut b = ArbiterBlock::new(4, 4, Policy::RoundRobin).unwrap();
+        let x = run_values(&mut b, 1000);
+        b.reset();
+        assert_eq!(run_values(&mut b, 1000), x);
+        assert_eq!(b.stats().grants_per_port.len(), 4);
+        assert!(b.stats().grants_per_port.iter().all(|&g| g > 0));
+    }
+
+    #[test]
+    fn history_table_marks_differences() {
+        let h = History {
+            inputs: vec!["a".into()],
+            outputs: vec!["q".into(), "long_name".into()],
+            rows: vec![
+                HistoryRow {
+                    cycle: 9,
+                    inputs: vec![1],
+                    rtl: vec![2, 3],
+                    golden: vec![2, 3],
+                },
+                HistoryRow {
+                    cycle: 10,
+                    inputs: vec![0],
+                    rtl: vec![0x1f, 3],
+                    golden: vec![2, 3],
+                },
+            ],
+        };
+        let t = h.to_string();
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 5, "{t}");
+        assert!(lines[0].contains("cycle") && lines[0].contains("| "), "{t}");
+        assert!(lines[3].trim_start().starts_with("10 rtl") && lines[3].contains("*1f"), "{t}");
+        assert!(lines[4].contains("gold") && lines[4].contains("*2"), "{t}");
+        assert!(!lines[1].contains('*'), "{t}");
+    }
+}
