@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 MOCA := $(CARGO) run --quiet --release -p moca-gen --
 OUT ?= out
-APT_PACKAGES := verilator iverilog yosys g++ make
+APT_PACKAGES := verilator iverilog yosys nextpnr-ice40 g++ make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build test fmt-check clippy cargo-test lint-rtl demo bench fuzz docs snapshots clean

@@ -37,9 +37,15 @@ fn gen_writes_one_file_per_top() {
 #[test]
 fn bad_input_exits_2_naming_the_range() {
     for ports in ["0", "17"] {
-        let o = moca(&["gen", "--block", "arbiter", "--ports", ports, "-o", "/tmp/x"]);
+        let o = moca(&[
+            "gen", "--block", "arbiter", "--ports", ports, "-o", "/tmp/x",
+        ]);
         assert_eq!(o.status.code(), Some(2));
-        assert!(stderr(&o).contains("1..=16") || stderr(&o).contains("1..17"), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("1..=16") || stderr(&o).contains("1..17"),
+            "{}",
+            stderr(&o)
+        );
     }
     let o = moca(&["gen", "--block", "dma", "-o", "/tmp/x"]);
     assert_eq!(o.status.code(), Some(2));
@@ -49,7 +55,11 @@ fn bad_input_exits_2_naming_the_range() {
     let bad = f.path().join("sub");
     let o = moca(&["gen", "--block", "throttle", "-o", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("cannot create output directory"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot create output directory"),
+        "{}",
+        stderr(&o)
+    );
     let o = moca(&["rate", "--setting", "1:5"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("WINDOW=1 is out of range: allowed 0 (off) or 2..=65535"));
@@ -68,7 +78,12 @@ fn lint_is_clean_with_the_documented_waivers() {
     assert!(stdout(&o).is_empty(), "{}", stdout(&o));
     for ports in ["1", "16"] {
         let o = moca(&["lint", "--block", "arbiter", "--ports", ports]);
-        assert!(o.status.success(), "ports {ports}: {}{}", stdout(&o), stderr(&o));
+        assert!(
+            o.status.success(),
+            "ports {ports}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
     }
     let o = moca(&["lint", "--show-waivers"]);
     assert!(stdout(&o).contains("lint_off -rule WIDTH"));
@@ -82,7 +97,13 @@ fn lint_reports_a_real_warning_as_file_line() {
     let v = dir.path().join("moca_throttle.v");
     std::fs::write(&v, hw::emit::throttle().text).unwrap();
     let o = Command::new("verilator")
-        .args(["--lint-only", "-Wall", v.to_str().unwrap(), "--top-module", "moca_throttle"])
+        .args([
+            "--lint-only",
+            "-Wall",
+            v.to_str().unwrap(),
+            "--top-module",
+            "moca_throttle",
+        ])
         .output()
         .expect("verilator is installed (make deps)");
     assert!(!o.status.success());
@@ -96,19 +117,40 @@ fn rate_table_and_json() {
     let s = stdout(&o);
     assert!(s.contains("0.2500") && s.contains("0.1000"), "{s}");
     // The reference figures for an independent model of the spec.
-    let o = moca(&["rate", "--setting", "100:25", "--setting", "200:20", "--json"]);
+    let o = moca(&[
+        "rate",
+        "--setting",
+        "100:25",
+        "--setting",
+        "200:20",
+        "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     for (row, reference) in v.as_array().unwrap().iter().zip([0.2478, 0.0997]) {
         let rate = row["rate"].as_f64().unwrap();
         assert!((rate - reference).abs() < 5e-4, "{rate} vs {reference}");
     }
-    let o = moca(&["rate", "--setting", "50:10:0", "--json", "--rtl", "--windows", "50"]);
+    let o = moca(&[
+        "rate",
+        "--setting",
+        "50:10:0",
+        "--json",
+        "--rtl",
+        "--windows",
+        "50",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let row = &v[0];
     assert_eq!(row["burst"], 0);
-    let (g, r) = (row["rate"].as_f64().unwrap(), row["rtl_rate"].as_f64().unwrap());
-    assert!((g - 0.2).abs() < 0.01 && (r - g).abs() < 1e-12, "golden {g} rtl {r}");
+    let (g, r) = (
+        row["rate"].as_f64().unwrap(),
+        row["rtl_rate"].as_f64().unwrap(),
+    );
+    assert!(
+        (g - 0.2).abs() < 0.01 && (r - g).abs() < 1e-12,
+        "golden {g} rtl {r}"
+    );
 }
 
 #[test]
@@ -118,5 +160,27 @@ fn regs_lists_the_map() {
     assert!(s.contains("MemThrottle") && s.contains("0x2  BURST"), "{s}");
     let o = moca(&["regs", "--markdown"]);
     assert_eq!(stdout(&o), golden::spec::registers_markdown());
-    assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs").is_dir());
+    assert!(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../docs")
+            .is_dir()
+    );
+}
+
+#[test]
+fn synth_reports_resources_and_fmax() {
+    let o = moca(&["synth", "--block", "throttle", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // 3 x 16-bit registers, 2 flags, 16-bit counter, 2 x 25-bit credits, 16-bit bubble
+    // length and 5 x 32-bit perf counters.
+    assert_eq!(v["ffs"], 292, "{v}");
+    assert!(v["luts"].as_u64().unwrap() > 100);
+    let o = moca(&["synth", "--block", "arbiter", "--ports", "2", "--target", "ice40", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["device"], "iCE40UP5K-sg48");
+    assert!(v["fmax_mhz"].as_f64().unwrap() > 5.0, "{v}");
+    let o = moca(&["synth", "--block", "arbiter", "--ports", "99"]);
+    assert_eq!(o.status.code(), Some(2));
 }

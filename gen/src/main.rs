@@ -2,10 +2,11 @@
 //! hardware. See `moca --help`.
 
 mod cosim;
-mod fuzz;
 mod experiments;
+mod fuzz;
 mod hdl;
 mod rate;
+mod synth;
 mod tools;
 
 use anyhow::Result;
@@ -55,6 +56,8 @@ enum Command {
     Rate(rate::RateArgs),
     /// Run the emitted RTL in Verilator in lockstep with the golden model.
     Cosim(cosim::CosimArgs),
+    /// Synthesise a block with yosys (and place and route it with nextpnr-ice40).
+    Synth(synth::SynthArgs),
     /// Co-simulate many random scenarios per block; failures print their reproducing command.
     Fuzz(fuzz::FuzzArgs),
     /// Run one multi-tenant experiment (250 tasks by default) under a scheduling policy.
@@ -74,6 +77,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Regs(a) => hdl::regs_cmd(&a),
         Command::Rate(a) => rate::rate_cmd(&a),
         Command::Cosim(a) => cosim::cosim_cmd(&a),
+        Command::Synth(a) => synth::synth_cmd(&a),
         Command::Fuzz(a) => fuzz::fuzz_cmd(&a),
         Command::Run(a) => experiments::run(&a).map(|()| ExitCode::SUCCESS),
         Command::Sweep(a) => experiments::sweep(&a).map(|()| ExitCode::SUCCESS),
