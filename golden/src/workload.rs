@@ -530,7 +530,9 @@ pub struct PriorityDist {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimParams {
-    /// Peak rows per cycle the DRAM channel delivers (all tenants together).
+    /// Peak rows per cycle the DRAM channel delivers (all tenants together). The paper's SoC:
+    /// `DRAM_BW` = 16 B/cycle = 1 row/cycle for all 8 tiles (the runtime's 150 % contention
+    /// threshold is a detection margin on *predicted* demands, not a wider channel).
     pub dram_peak_rows_per_cycle: f64,
     /// Rows per cycle one tile's DMA can move from the L2 (on-chip loads and stores).
     pub l2_rows_per_cycle_per_tile: f64,
@@ -553,12 +555,21 @@ pub struct SimParams {
     /// memory-bound work `layers.csv` does not list (pooling passes, residual adds, reshapes):
     /// the rows are read and written through the shared DRAM like any other traffic.
     pub aux_traffic_per_output_row: f64,
-    /// Queueing factor `q` of the DRAM latency under load: `latency * (1 + q * rho / (1 - rho))`
-    /// at channel utilisation `rho` (0 disables the latency model).
+    /// Queueing factor `q` of the DRAM latency under load:
+    /// `latency + q * dram_service_cycles * rho / (1 - rho)` at channel utilisation `rho`
+    /// (0.5 is the M/D/1 queue's waiting time; 0 disables the latency model).
     pub queueing_factor: f64,
+    /// Cycles the channel is busy serving one DMA request (the queueing delay's unit): a 64-B
+    /// read at 16 B/cycle takes 4 cycles. The queue grows by service times, not round trips.
+    pub dram_service_cycles: f64,
     /// Fraction of the shorter of memory and compute that does not overlap with the longer one
     /// (Gemmini's DMA and execute share one command stream, so double buffering is imperfect).
     pub overlap_serialization: f64,
+    /// Split the shared L2's capacity among the tasks holding tiles: a layer that starts while
+    /// `k` tasks hold tiles sees `cache_rows / k` of the L2, so co-runners evict each other's
+    /// reused data and more of its traffic comes from DRAM (false: every task sees the whole L2,
+    /// as the runtime's predictor assumes).
+    pub share_l2_capacity: bool,
 }
 
 /// Defaults calibrated against the artifact's measured isolated run times (`single_run_cycles`,
@@ -567,7 +578,7 @@ pub struct SimParams {
 impl Default for SimParams {
     fn default() -> Self {
         SimParams {
-            dram_peak_rows_per_cycle: 1.5,
+            dram_peak_rows_per_cycle: 1.0,
             l2_rows_per_cycle_per_tile: 1.0,
             l2_total_rows_per_cycle: 8.0,
             dram_latency_cycles: 120.0,
@@ -577,7 +588,9 @@ impl Default for SimParams {
             layer_overhead_cycles: 40_000.0,
             overlap_serialization: 0.2,
             queueing_factor: 0.5,
+            dram_service_cycles: 4.0,
             aux_traffic_per_output_row: 0.5,
+            share_l2_capacity: true,
         }
     }
 }
@@ -936,6 +949,12 @@ impl Experiment {
                 1.0,
             ),
             ("simulator.queueing_factor", sim.queueing_factor, 0.0, 100.0),
+            (
+                "simulator.dram_service_cycles",
+                sim.dram_service_cycles,
+                0.0,
+                1e6,
+            ),
             (
                 "simulator.aux_traffic_per_output_row",
                 sim.aux_traffic_per_output_row,
