@@ -3,6 +3,8 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 MOCA := $(CARGO) run --quiet --release -p moca-gen --
+# The test target reuses the dev build that `cargo test` already made.
+MOCA_DEV := $(CARGO) run --quiet -p moca-gen --
 OUT ?= out
 APT_PACKAGES := verilator iverilog yosys nextpnr-ice40 g++ make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -37,9 +39,9 @@ cargo-test:
 	$(CARGO) test --workspace
 
 lint-rtl:
-	$(MOCA) lint
-	$(MOCA) lint --block arbiter --ports 1
-	$(MOCA) lint --block arbiter --ports 16
+	$(MOCA_DEV) lint
+	$(MOCA_DEV) lint --block arbiter --ports 1
+	$(MOCA_DEV) lint --block arbiter --ports 16
 
 ## demo: the main job on its defaults: RTL, lint, the throttle's rate, co-simulation, and a
 ## multi-tenant experiment.
