@@ -9,7 +9,7 @@ OUT ?= out
 APT_PACKAGES := verilator iverilog yosys nextpnr-ice40 g++ make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test fmt-check clippy cargo-test lint-rtl demo bench fuzz docs snapshots clean
+.PHONY: all deps build test fmt-check clippy cargo-test lint-rtl fuzz-ci demo bench fuzz docs snapshots clean
 
 all: build
 
@@ -27,7 +27,7 @@ build: deps
 	$(CARGO) build --release -p moca-gen
 
 ## test: format check, clippy -D warnings, the whole test suite, lint of the emitted RTL.
-test: deps fmt-check clippy cargo-test lint-rtl
+test: deps fmt-check clippy cargo-test lint-rtl fuzz-ci
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -37,6 +37,10 @@ clippy:
 
 cargo-test:
 	$(CARGO) test --workspace
+
+# A bounded fuzz subset for CI: fixed seed, a few scenarios per block.
+fuzz-ci:
+	$(MOCA_DEV) fuzz --block all --runs 6 --cycles 20000 --seed 1
 
 lint-rtl:
 	$(MOCA_DEV) lint
@@ -63,10 +67,11 @@ demo: deps
 bench: deps
 	$(CARGO) bench --workspace
 
-## fuzz: many random co-simulation scenarios per block (each failure prints its seed).
+## fuzz: many random co-simulation scenarios per block (each failure prints its rerun command).
+## FUZZ_RUNS, FUZZ_CYCLES and SEED override the defaults.
 fuzz: deps
-	$(MOCA) fuzz --block throttle --runs 200 --cycles 100000
-	$(MOCA) fuzz --block arbiter --runs 200 --cycles 100000
+	$(CARGO) build --release -p moca-gen
+	./target/release/moca fuzz --block all --runs $(or $(FUZZ_RUNS),200) --cycles $(or $(FUZZ_CYCLES),500000) $(if $(SEED),--seed $(SEED))
 
 ## docs: regenerate the generated documentation.
 docs:

@@ -176,11 +176,40 @@ fn synth_reports_resources_and_fmax() {
     // length and 5 x 32-bit perf counters.
     assert_eq!(v["ffs"], 292, "{v}");
     assert!(v["luts"].as_u64().unwrap() > 100);
-    let o = moca(&["synth", "--block", "arbiter", "--ports", "2", "--target", "ice40", "--json"]);
+    let o = moca(&[
+        "synth", "--block", "arbiter", "--ports", "2", "--target", "ice40", "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["device"], "iCE40UP5K-sg48");
     assert!(v["fmax_mhz"].as_f64().unwrap() > 5.0, "{v}");
     let o = moca(&["synth", "--block", "arbiter", "--ports", "99"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn cosim_passes_and_reports_json_with_exit_codes() {
+    let o = moca(&[
+        "cosim", "--block", "throttle", "--window", "40", "--target", "10", "--demand", "random",
+        "--cycles", "20000", "--seed", "5", "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["mismatches"], 0);
+    assert_eq!(v["seed"], 5);
+    assert_eq!(v["cycles"], 20000);
+    assert!(v["granted_beats"].as_u64().unwrap() > 0);
+    let o = moca(&[
+        "cosim", "--block", "arbiter", "--ports", "3", "--cycles", "5000", "--seed", "2", "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["grants_per_port"].as_array().unwrap().len(), 3);
+    let o = moca(&[
+        "cosim", "--block", "throttle", "--window", "1", "--target", "3",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("WINDOW=1"), "{}", stderr(&o));
+    let o = moca(&["cosim", "--block", "arbiter", "--ports", "0"]);
     assert_eq!(o.status.code(), Some(2));
 }

@@ -87,7 +87,8 @@ pub struct CosimArgs {
     /// Arbiter requesters (1..=16; default 4). Arbiter only.
     #[arg(long)]
     pub ports: Option<i64>,
-    /// Arbitration policy written at start-up (default rr). Arbiter only.
+    /// Arbitration policy written at start-up (default rr; the stimulus also rewrites POLICY,
+    /// valid and invalid values, at random cycles). Arbiter only.
     #[arg(long, value_enum)]
     pub policy: Option<PolicyArg>,
     /// Throttle WINDOW in cycles (0 = off, or 2..=65535; default 100). Throttle only.
@@ -390,7 +391,10 @@ pub fn cosim_cmd(a: &CosimArgs) -> Result<ExitCode> {
             eprintln!("moca cosim: seed {seed}");
         }
     } else {
-        println!("moca cosim: {} (seed {seed})", s.command(seed, a.cycles));
+        println!(
+            "moca cosim: seed {seed} (rerun: {})",
+            s.command(seed, a.cycles)
+        );
     }
     let pb = progress_bar(a.cycles, s.block());
     let mut progress = |done: u64| {
@@ -498,7 +502,9 @@ mod tests {
     fn json_has_the_interface_fields() {
         for args in [
             &["--block", "throttle", "--cycles", "3000", "--seed", "1"][..],
-            &["--block", "arbiter", "--ports", "3", "--cycles", "3000", "--seed", "1"][..],
+            &[
+                "--block", "arbiter", "--ports", "3", "--cycles", "3000", "--seed", "1",
+            ][..],
         ] {
             let a = parse(args);
             let s = Scenario::from_args(&a).unwrap();

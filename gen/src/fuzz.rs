@@ -27,11 +27,13 @@ pub enum FuzzTarget {
 
 /// Arguments of `moca fuzz`.
 #[derive(Args)]
-#[command(long_about = "Co-simulate many random scenarios (the emitted RTL in Verilator \
+#[command(
+    long_about = "Co-simulate many random scenarios (the emitted RTL in Verilator \
     against the golden model): random throttle WINDOW/TARGET/BURST and demand, random arbiter \
     port counts (1..=16) and policies, each with its own stimulus seed. Every failure prints \
     the `moca cosim` command that reproduces it; the run exits 1 if any scenario failed.\n\n\
-    Example: moca fuzz --block all --runs 100 --cycles 200000")]
+    Example: moca fuzz --block all --runs 100 --cycles 200000"
+)]
 pub struct FuzzArgs {
     /// Block(s) to fuzz.
     #[arg(long, value_enum, default_value = "all")]
@@ -84,7 +86,7 @@ pub fn scenario(target: FuzzTarget, master: u64, run: u64) -> (Scenario, u64) {
     let throttle = match target {
         FuzzTarget::Throttle => true,
         FuzzTarget::Arbiter => false,
-        FuzzTarget::All => run % 2 == 0,
+        FuzzTarget::All => run.is_multiple_of(2),
     };
     let s = if throttle {
         // Windows from tiny to large (log-uniform-ish), occasionally off.
@@ -216,8 +218,6 @@ mod tests {
             s,
             Scenario::Throttle { cfg, .. } if cfg.window == 0
         )));
-        assert!(
-            scenario(FuzzTarget::Throttle, 1, 0).1 != scenario(FuzzTarget::Throttle, 1, 1).1
-        );
+        assert!(scenario(FuzzTarget::Throttle, 1, 0).1 != scenario(FuzzTarget::Throttle, 1, 1).1);
     }
 }

@@ -31,10 +31,12 @@ pub fn emit(block: Block, ports: u16) -> Result<VerilogTop> {
 
 /// Arguments of `moca gen`.
 #[derive(Args)]
-#[command(long_about = "Write the Verilog of a block: one deterministic file per top module \
+#[command(
+    long_about = "Write the Verilog of a block: one deterministic file per top module \
     (`moca_throttle.v`, `moca_arbiter_p<N>.v`), headed by the parameters it was generated with. \
     The files are plain Verilog-2005 that Verilator, Icarus Verilog and yosys accept.\n\n\
-    Example: moca gen --block arbiter --ports 8 -o rtl/")]
+    Example: moca gen --block arbiter --ports 8 -o rtl/"
+)]
 pub struct GenArgs {
     /// Block to generate.
     #[arg(long, value_enum)]
@@ -50,10 +52,12 @@ pub struct GenArgs {
 
 /// Arguments of `moca lint`.
 #[derive(Args)]
-#[command(long_about = "Generate each block and lint it with `verilator --lint-only -Wall` \
+#[command(
+    long_about = "Generate each block and lint it with `verilator --lint-only -Wall` \
     (with the waivers in hw/lint/waivers.vlt, printed by --show-waivers) and compile it with \
     `iverilog -g2005`. Any diagnostic is printed as `file:line: message` and fails the run \
-    (exit 1).")]
+    (exit 1)."
+)]
 pub struct LintArgs {
     /// Block to lint (default: all).
     #[arg(long, value_enum)]
@@ -79,8 +83,12 @@ pub struct RegsArgs {
 }
 
 fn write_top(dir: &Path, top: &VerilogTop) -> Result<PathBuf> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| usage(format!("cannot create output directory {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        usage(format!(
+            "cannot create output directory {}: {e}",
+            dir.display()
+        ))
+    })?;
     let path = dir.join(&top.file_name);
     std::fs::write(&path, &top.text)
         .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
@@ -138,7 +146,11 @@ pub fn lint_file(path: &Path, top: &str, waivers: &Path) -> Result<Vec<String>> 
         diags.push(format!("{line} (iverilog)"));
     }
     if !out.status.success() && diags.is_empty() {
-        diags.push(format!("{}: iverilog exited with {}", path.display(), out.status));
+        diags.push(format!(
+            "{}: iverilog exited with {}",
+            path.display(),
+            out.status
+        ));
     }
     Ok(diags)
 }
@@ -174,7 +186,10 @@ pub fn lint_cmd(a: &LintArgs) -> Result<ExitCode> {
             println!("{d}");
         }
         if diags.is_empty() {
-            eprintln!("{}: clean (verilator -Wall, iverilog -g2005)", top.file_name);
+            eprintln!(
+                "{}: clean (verilator -Wall, iverilog -g2005)",
+                top.file_name
+            );
         }
         failed |= !diags.is_empty();
     }

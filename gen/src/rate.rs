@@ -10,10 +10,12 @@ use std::process::ExitCode;
 
 /// Arguments of `moca rate`.
 #[derive(Args)]
-#[command(long_about = "Drive the throttle with saturating demand (a request every cycle, the \
+#[command(
+    long_about = "Drive the throttle with saturating demand (a request every cycle, the \
     bus always ready) and print the granted rate beside TARGET/WINDOW. Each --setting is \
     WINDOW:TARGET[:BURST]. With --rtl the Rust-HDL model runs too (slower) and must agree.\n\n\
-    Example: moca rate --setting 100:25 --setting 200:20 --windows 1000")]
+    Example: moca rate --setting 100:25 --setting 200:20 --windows 1000"
+)]
 pub struct RateArgs {
     /// WINDOW:TARGET[:BURST] (repeatable). Default: a few representative settings.
     #[arg(long = "setting", value_name = "W:T[:B]")]
@@ -88,7 +90,9 @@ pub fn rate_cmd(a: &RateArgs) -> Result<ExitCode> {
     let mut rows = Vec::new();
     for cfg in &settings {
         if cfg.window == 0 {
-            return Err(usage("--setting: WINDOW 0 switches the throttle off; nothing to measure"));
+            return Err(usage(
+                "--setting: WINDOW 0 switches the throttle off; nothing to measure",
+            ));
         }
         let g = saturated_rate(cfg, a.beats, a.windows);
         let rtl = if a.rtl {
@@ -121,7 +125,11 @@ pub fn rate_cmd(a: &RateArgs) -> Result<ExitCode> {
         "T/W",
         "granted",
         "error",
-        if a.rtl { "  rust-hdl (200 windows)" } else { "" }
+        if a.rtl {
+            "  rust-hdl (200 windows)"
+        } else {
+            ""
+        }
     );
     for (c, g, r) in &rows {
         println!(

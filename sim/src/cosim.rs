@@ -12,10 +12,12 @@
 //! on how the Verilog was produced.
 //!
 //! # How a run proceeds
-//! Cycles are processed in batches of [`BATCH`]: the golden model and the stimulus first run a
-//! batch (timed separately, giving the golden model's speed), recording the inputs and golden
-//! outputs; then the RTL replays the batch's inputs following the crate's cycle convention
-//! (set inputs, eval, read outputs, tick) and compares each cycle. The stimulus only ever
+//! Cycles are processed in batches of [`BATCH`]: the golden model and the stimulus run a
+//! batch in a second thread (timed separately, giving the golden model's speed), recording the
+//! inputs and golden outputs, and stay at most a few batches ahead; the calling thread replays
+//! each batch's inputs on the RTL following the crate's cycle convention (set inputs, eval,
+//! read outputs, tick) and compares each cycle. On two free cores a lockstep run is about as
+//! fast as the slower of the two sides. The stimulus only ever
 //! reacts to the golden model's outputs, which equal the RTL's up to the first mismatch, so
 //! the two halves see exactly the same stream.
 //!
@@ -35,6 +37,7 @@ use golden::stimulus::{ArbiterStimulus, Demand, ThrottleStimulus};
 use golden::throttle::{MemThrottle, State, ThrottleIn, ThrottleOut};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Cycles of both simulations shown before (and including) a mismatch.
@@ -43,6 +46,8 @@ pub const HISTORY: usize = 32;
 pub const BATCH: usize = 4096;
 /// The mismatch VCD starts this many cycles before the failing cycle.
 pub const VCD_BEFORE: u64 = 64;
+/// Batches the golden side may run ahead of the RTL side.
+const PIPELINE: usize = 3;
 /// The mismatch VCD ends this many cycles after the failing cycle.
 pub const VCD_AFTER: u64 = 4;
 
@@ -158,6 +163,9 @@ pub struct CosimReport {
     pub requested: u64,
     /// Cycles simulated and compared (up to and including a failing cycle).
     pub cycles: u64,
+    /// Cycles the golden model ran in the lockstep loop (it runs up to a batch ahead of the
+    /// RTL, so after a mismatch this can exceed `cycles`).
+    pub golden_cycles: u64,
     /// The first mismatch, if any.
     pub mismatch: Option<Mismatch>,
     /// Time spent in the golden model and the stimulus.
@@ -190,7 +198,7 @@ impl CosimReport {
 
     /// Golden model (with stimulus generation) speed, cycles per second.
     pub fn golden_cycles_per_s(&self) -> f64 {
-        per_s(self.cycles, self.golden_time)
+        per_s(self.golden_cycles, self.golden_time)
     }
 
     /// Verilator speed (set inputs, eval, read outputs, compare, tick), cycles per second.
@@ -234,14 +242,15 @@ impl fmt::Display for History {
             .rows
             .last()
             .map_or(5, |r| r.cycle.to_string().len().max(5));
-        write!(f, "{:>cw$} {:4} ", "cycle", "")?;
+        use std::fmt::Write as _;
+        let mut line = format!("{:>cw$} {:4} ", "cycle", "");
         for (k, n) in names.iter().enumerate() {
             if k == ni {
-                write!(f, "| ")?;
+                line.push_str("| ");
             }
-            write!(f, "{n:>w$} ", w = widths[k])?;
+            let _ = write!(line, "{n:>w$} ", w = widths[k]);
         }
-        writeln!(f)?;
+        writeln!(f, "{}", line.trim_end())?;
         for r in &self.rows {
             for (side, outs) in [("rtl", &r.rtl), ("gold", &r.golden)] {
                 let c = if side == "rtl" {
@@ -249,16 +258,21 @@ impl fmt::Display for History {
                 } else {
                     String::new()
                 };
-                write!(f, "{c:>cw$} {side:4} ")?;
+                line = format!("{c:>cw$} {side:4} ");
                 for (k, v) in r.inputs.iter().enumerate() {
-                    write!(f, "{:>w$} ", hex(*v), w = widths[k])?;
+                    let _ = write!(line, "{:>w$} ", hex(*v), w = widths[k]);
                 }
-                write!(f, "| ")?;
+                line.push_str("| ");
                 for (k, v) in outs.iter().enumerate() {
                     let mark = if r.rtl[k] != r.golden[k] { "*" } else { "" };
-                    write!(f, "{:>w$} ", format!("{mark}{}", hex(*v)), w = widths[ni + k])?;
+                    let _ = write!(
+                        line,
+                        "{:>w$} ",
+                        format!("{mark}{}", hex(*v)),
+                        w = widths[ni + k]
+                    );
                 }
-                writeln!(f)?;
+                writeln!(f, "{}", line.trim_end())?;
             }
         }
         Ok(())
@@ -384,7 +398,7 @@ fn bind<B: CosimBlock + ?Sized>(ports: &[Port], top: &str, block: &B) -> Result<
 /// Build (or load from the cache) the Verilator model of `top` in `verilog` and run `block`
 /// against it in lockstep. `progress` is called with the number of cycles done after each
 /// batch.
-pub fn run<B: CosimBlock + ?Sized>(
+pub fn run<B: CosimBlock + Send + ?Sized>(
     verilog: &str,
     top: &str,
     block: &mut B,
@@ -400,7 +414,7 @@ pub fn run<B: CosimBlock + ?Sized>(
 /// Like [`run`] with a model already compiled (reused across runs, e.g. by a fuzzer).
 /// `verilog` is only needed to build a traced model for the VCD after a mismatch. The model
 /// must have been built with `trace` if `opts.vcd` is set.
-pub fn run_compiled<B: CosimBlock + ?Sized>(
+pub fn run_compiled<B: CosimBlock + Send + ?Sized>(
     model: &CompiledModel,
     verilog: &str,
     block: &mut B,
@@ -415,61 +429,87 @@ pub fn run_compiled<B: CosimBlock + ?Sized>(
     }
     let ni = bind.inputs.len();
     let no = bind.outputs.len();
-    let mut cur = Batch::new(ni, no);
-    let mut prev = Batch::new(ni, no);
-    let mut golden_time = Duration::ZERO;
+    let cycles = opts.cycles;
     let mut rtl_time = Duration::ZERO;
     let start = Instant::now();
     let mut done = 0u64;
     let mut failed: Option<u64> = None;
-    while done < opts.cycles {
-        let n = (opts.cycles - done).min(BATCH as u64) as usize;
-        std::mem::swap(&mut cur, &mut prev);
-        cur.first = done;
-        cur.len = n;
-        let t0 = Instant::now();
-        for j in 0..n {
-            let (i, o) = (
-                &mut cur.inputs[j * ni..(j + 1) * ni],
-                &mut cur.golden[j * no..(j + 1) * no],
-            );
-            block.step(i, o);
+    // The golden side runs ahead in a second thread, a few batches at most; the RTL side
+    // (the Verilated model is not `Send`) runs here. `prev` and `cur` end as the last two
+    // batches, for the history table.
+    let mut prev = Batch::new(ni, no);
+    let mut cur = Batch::new(ni, no);
+    let (golden_time, golden_cycles) = std::thread::scope(|scope| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(PIPELINE);
+        let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
+        for _ in 0..PIPELINE {
+            let _ = empty_tx.send(Batch::new(ni, no));
         }
-        let t1 = Instant::now();
-        golden_time += t1 - t0;
-        for j in 0..n {
-            let inp = &cur.inputs[j * ni..(j + 1) * ni];
-            for (&id, &v) in bind.inputs.iter().zip(inp) {
-                m.set(id, v);
+        let golden_side = &mut *block;
+        let producer = scope.spawn(move || {
+            let (mut time, mut stepped) = (Duration::ZERO, 0u64);
+            while stepped < cycles {
+                let Ok(mut b) = empty_rx.recv() else { break };
+                let n = (cycles - stepped).min(BATCH as u64) as usize;
+                (b.first, b.len) = (stepped, n);
+                let t0 = Instant::now();
+                for j in 0..n {
+                    golden_side.step(
+                        &mut b.inputs[j * ni..(j + 1) * ni],
+                        &mut b.golden[j * no..(j + 1) * no],
+                    );
+                }
+                time += t0.elapsed();
+                stepped += n as u64;
+                if full_tx.send(b).is_err() {
+                    break;
+                }
             }
-            m.eval();
-            let r = &mut cur.rtl[j * no..(j + 1) * no];
-            for (slot, &id) in r.iter_mut().zip(&bind.outputs) {
-                *slot = m.get(id);
+            (time, stepped)
+        });
+        for mut b in full_rx.iter() {
+            let t1 = Instant::now();
+            for j in 0..b.len {
+                let inp = &b.inputs[j * ni..(j + 1) * ni];
+                for (&id, &v) in bind.inputs.iter().zip(inp) {
+                    m.set(id, v);
+                }
+                m.eval();
+                let r = &mut b.rtl[j * no..(j + 1) * no];
+                for (slot, &id) in r.iter_mut().zip(&bind.outputs) {
+                    *slot = m.get(id);
+                }
+                if *r != b.golden[j * no..(j + 1) * no] {
+                    failed = Some(b.first + j as u64);
+                    b.len = j + 1;
+                    break;
+                }
+                m.tick(bind.clock);
             }
-            if *r != cur.golden[j * no..(j + 1) * no] {
-                failed = Some(done + j as u64);
-                cur.len = j + 1;
+            rtl_time += t1.elapsed();
+            done = b.first + b.len as u64;
+            let old = std::mem::replace(&mut prev, std::mem::replace(&mut cur, b));
+            if failed.is_some() {
+                // Finish the failing cycle's edge in a whole-run VCD.
+                m.tick(bind.clock);
                 break;
             }
-            m.tick(bind.clock);
+            let _ = empty_tx.send(old);
+            progress(done);
         }
-        rtl_time += t1.elapsed();
-        if let Some(c) = failed {
-            done = c + 1;
-            // Finish the failing cycle's edge in a whole-run VCD.
-            m.tick(bind.clock);
-            break;
-        }
-        done += n as u64;
-        progress(done);
-    }
+        // Stop the golden side: it is blocked on one of these channels or about to be.
+        drop(full_rx);
+        drop(empty_tx);
+        producer
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    });
     let lockstep_time = start.elapsed();
     m.close_vcd();
     let mismatch = match failed {
         None => None,
         Some(c) => {
-            let history = history(block, &prev, &cur, c);
+            let history = history(&*block, &prev, &cur, c);
             let last = history.rows.last().expect("history has the failing cycle");
             let all: Vec<SignalDiff> = block
                 .output_names()
@@ -513,6 +553,7 @@ pub fn run_compiled<B: CosimBlock + ?Sized>(
         top,
         requested: opts.cycles,
         cycles: done,
+        golden_cycles,
         mismatch,
         golden_time,
         rtl_time,
@@ -995,7 +1036,10 @@ mod tests {
             a.step(&mut i, &mut o);
             let (ci, co) = check.step_typed();
             assert!(same_values(&ci.port_list(), &i));
-            assert!(same_values(&ArbiterOutPorts { out: &co, ports: 3 }.port_list(), &o));
+            assert!(same_values(
+                &ArbiterOutPorts { out: &co, ports: 3 }.port_list(),
+                &o
+            ));
         }
         assert_eq!(a.input_names()[0], "req_valid$0");
         assert_eq!(a.output_names()[1], "req_ready$0");
@@ -1018,6 +1062,34 @@ mod tests {
         assert_eq!(run_values(&mut b, 1000), x);
         assert_eq!(b.stats().grants_per_port.len(), 4);
         assert!(b.stats().grants_per_port.iter().all(|&g| g > 0));
+    }
+
+    #[test]
+    fn random_stimulus_writes_mid_window_and_mid_bubble() {
+        let cfg = ThrottleConfig::new(60, 20, None).unwrap();
+        let mut t = ThrottleBlock::new(1, Demand::Random, cfg);
+        let (mut mid_bubble, mut mid_window, mut invalid) = (0, 0, 0);
+        let (mut prev_write, mut prev_error) = (false, false);
+        for _ in 0..200_000 {
+            let (i, o) = t.step_typed();
+            if i.cfg.we && i.cfg.addr <= spec::throttle::BURST {
+                match o.status.state {
+                    State::Bubble => mid_bubble += 1,
+                    State::Monitor if o.status.wc > 0 => mid_window += 1,
+                    State::Monitor => {}
+                }
+            }
+            // A refused write sets the sticky CFG_ERROR at its edge.
+            if prev_write && !prev_error && o.status.cfg_error {
+                invalid += 1;
+            }
+            (prev_write, prev_error) = (i.cfg.we, o.status.cfg_error);
+        }
+        assert!(
+            mid_bubble > 20 && mid_window > 50,
+            "{mid_bubble} {mid_window}"
+        );
+        assert!(invalid > 10, "{invalid}");
     }
 
     #[test]
@@ -1044,7 +1116,10 @@ mod tests {
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 5, "{t}");
         assert!(lines[0].contains("cycle") && lines[0].contains("| "), "{t}");
-        assert!(lines[3].trim_start().starts_with("10 rtl") && lines[3].contains("*1f"), "{t}");
+        assert!(
+            lines[3].trim_start().starts_with("10 rtl") && lines[3].contains("*1f"),
+            "{t}"
+        );
         assert!(lines[4].contains("gold") && lines[4].contains("*2"), "{t}");
         assert!(!lines[1].contains('*'), "{t}");
     }

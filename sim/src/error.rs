@@ -203,7 +203,9 @@ pub enum SimError {
     },
     /// The golden model and the RTL top do not have the same ports, so they cannot be compared
     /// signal by signal.
-    #[error("the golden model of {block} does not match the ports of Verilog module `{top}`: {message}")]
+    #[error(
+        "the golden model of {block} does not match the ports of Verilog module `{top}`: {message}"
+    )]
     Interface {
         /// The block.
         block: String,
