@@ -59,7 +59,7 @@ demo: deps
 	$(MOCA) cosim --block throttle --demand random --cycles 200000 --seed 1
 	$(MOCA) cosim --block arbiter --ports 4 --cycles 200000 --seed 1
 	@echo; echo "== MoCA runtime: registers for a contended layer =="
-	$(MOCA) runtime --network resnet50 --layer 3 --co-runner yolov2:2 --co-runner alexnet:1
+	$(MOCA) runtime --network resnet50 --layer 1 --co-runner resnet50:3 --co-runner yolov2:0 --co-runner alexnet:7
 	@echo; echo "== Multi-tenant experiment: workload set C, QoS M, 250 tasks =="
 	for p in static prema planaria moca; do $(MOCA) run --policy $$p --set C --qos M --seed 1; done
 
