@@ -213,3 +213,30 @@ fn cosim_passes_and_reports_json_with_exit_codes() {
     let o = moca(&["cosim", "--block", "arbiter", "--ports", "0"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn prove_reports_a_line_per_property() {
+    let o = moca(&[
+        "prove", "--block", "arbiter", "--ports", "2", "--depth", "4",
+    ]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let s = stdout(&o);
+    assert_eq!(s.lines().count(), 5, "{s}");
+    assert!(
+        s.contains("moca_arbiter_p2: rr_grant_within_n: proven"),
+        "{s}"
+    );
+    let o = moca(&["prove", "--block", "throttle", "--depth", "2", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let props = v["properties"].as_array().unwrap();
+    assert_eq!(props.len(), 7);
+    let bound = props
+        .iter()
+        .find(|p| p["property"] == "outer_bounded")
+        .unwrap();
+    assert_eq!(bound["outcome"]["status"], "bounded");
+    assert_eq!(bound["outcome"]["depth"], 2);
+    let o = moca(&["prove", "--block", "throttle", "--depth", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+}

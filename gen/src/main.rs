@@ -5,6 +5,7 @@ mod cosim;
 mod experiments;
 mod fuzz;
 mod hdl;
+mod prove;
 mod rate;
 mod synth;
 mod tools;
@@ -56,6 +57,8 @@ enum Command {
     Rate(rate::RateArgs),
     /// Run the emitted RTL in Verilator in lockstep with the golden model.
     Cosim(cosim::CosimArgs),
+    /// Prove properties of the emitted RTL with yosys' SAT engine (temporal induction).
+    Prove(prove::ProveArgs),
     /// Synthesise a block with yosys (and place and route it with nextpnr-ice40).
     Synth(synth::SynthArgs),
     /// Co-simulate many random scenarios per block; failures print their reproducing command.
@@ -78,6 +81,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rate(a) => rate::rate_cmd(&a),
         Command::Cosim(a) => cosim::cosim_cmd(&a),
         Command::Synth(a) => synth::synth_cmd(&a),
+        Command::Prove(a) => prove::prove_cmd(&a),
         Command::Fuzz(a) => fuzz::fuzz_cmd(&a),
         Command::Run(a) => experiments::run(&a).map(|()| ExitCode::SUCCESS),
         Command::Sweep(a) => experiments::sweep(&a).map(|()| ExitCode::SUCCESS),

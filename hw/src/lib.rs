@@ -7,6 +7,7 @@
 
 pub mod arbiter;
 pub mod emit;
+pub mod formal;
 pub mod harness;
 pub mod throttle;
 

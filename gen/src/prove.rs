@@ -1,0 +1,344 @@
+//! `moca prove`: formal proofs of the emitted RTL with yosys' SAT engine.
+//!
+//! The properties (and the property block inserted into the top module) come from
+//! `hw::formal`. Properties that need the same environment assumptions are proved together by
+//! temporal induction (`sat -tempinduct -prove-asserts -set-assumes -set-init-zero`): when the
+//! joint induction closes, every property of the group is proven for all reachable states. When
+//! the base case finds a counterexample, each property of the group is checked alone so the
+//! report names the ones that fail. When induction does not close within `--depth` steps, the
+//! group holds for every trace of that many cycles from reset (reported as bounded).
+
+use crate::hdl::Block;
+use crate::synth::YOSYS;
+use crate::tools;
+use crate::usage;
+use anyhow::{Context, Result};
+use clap::Args;
+use golden::spec;
+use hw::formal::FormalProblem;
+use serde::Serialize;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Arguments of `moca prove`.
+#[derive(Args)]
+#[command(
+    long_about = "Prove properties of a block's emitted Verilog with yosys' SAT-based \
+    temporal induction (no SymbiYosys needed). One line per property: `proven` (induction \
+    closed: holds in every reachable state), `bounded to depth K` (no counterexample within K \
+    cycles of reset; induction did not close), or `FAILED` with the step of the counterexample. \
+    Exit code 1 if any property fails. The properties and the bound are documented in \
+    docs/FORMAL.md.\n\n\
+    Example: moca prove --block arbiter --ports 8"
+)]
+pub struct ProveArgs {
+    /// Block to prove.
+    #[arg(long, value_enum)]
+    pub block: Block,
+    /// Number of arbiter requesters (1..=16).
+    #[arg(long, default_value_t = spec::DEFAULT_PORTS as u16,
+          value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub ports: u16,
+    /// Largest induction length tried (and bounded-check depth when induction does not close).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub depth: u32,
+    /// Keep the generated Verilog and yosys logs in this directory.
+    #[arg(short, long = "out", value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The outcome for one property.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Induction closed at this length.
+    Proven {
+        /// Induction length.
+        length: u32,
+    },
+    /// No counterexample up to `depth` cycles; induction did not close.
+    Bounded {
+        /// Depth checked.
+        depth: u32,
+    },
+    /// A counterexample from reset.
+    Failed {
+        /// Length of the counterexample trace.
+        step: u32,
+    },
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Proven { length } => write!(f, "proven (induction length {length})"),
+            Outcome::Bounded { depth } => write!(f, "bounded to depth {depth}"),
+            Outcome::Failed { step } => write!(f, "FAILED (counterexample at step {step})"),
+        }
+    }
+}
+
+/// A property and its outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    /// Property name.
+    pub property: String,
+    /// What it states.
+    pub doc: String,
+    /// Assumptions it was proved under.
+    pub assumptions: Vec<String>,
+    /// The outcome.
+    pub outcome: Outcome,
+}
+
+/// A property's environment assumptions: (Verilog expression, note).
+type Assumptions = Vec<(String, String)>;
+
+/// Run yosys' temporal induction on `selected` properties.
+fn sat(problem: &FormalProblem, selected: &[usize], depth: u32, dir: &Path) -> Result<Outcome> {
+    let tag = selected
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join("_");
+    let src = dir.join(format!("{}_p{tag}.v", problem.top));
+    tools::write_file(&src, &problem.verilog_with(selected))?;
+    let top = &problem.top;
+    let script = format!(
+        "read_verilog -formal {}\nprep -flatten -top {top}\n\
+         sat -tempinduct -prove-asserts -set-assumes -set-init-zero -maxsteps {depth} {top}\n",
+        src.display()
+    );
+    let ys = dir.join(format!("{top}_p{tag}.ys"));
+    tools::write_file(&ys, &script)?;
+    let out = YOSYS.run(&["-s".as_ref(), ys.as_os_str()])?;
+    let log = String::from_utf8_lossy(&out.stdout).into_owned();
+    tools::write_file(&dir.join(format!("{top}_p{tag}.log")), &log)?;
+    if !out.status.success() {
+        let err: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).collect();
+        anyhow::bail!("yosys failed on {}: {}", src.display(), err.join("\n"));
+    }
+    let mut length = 0;
+    for line in log.lines() {
+        if let Some(rest) = line.strip_prefix("** Trying induction with length ") {
+            length = rest
+                .trim_end_matches(" **")
+                .trim()
+                .parse()
+                .unwrap_or(length);
+        }
+        if line.contains("Induction step proven: SUCCESS!") {
+            return Ok(Outcome::Proven { length });
+        }
+        if line.contains("model found for base case: FAIL!") {
+            return Ok(Outcome::Failed { step: length });
+        }
+        if line.contains("Reached maximum number of time steps") {
+            return Ok(Outcome::Bounded { depth });
+        }
+    }
+    anyhow::bail!(
+        "unrecognised yosys output (see the log in {})",
+        dir.display()
+    )
+}
+
+/// Prove every property of `problem`: the properties that share assumptions together, then
+/// each `separate` property with those as lemmas.
+pub fn prove(problem: &FormalProblem, depth: u32, dir: &Path) -> Result<Vec<Verdict>> {
+    let mut groups: Vec<(&Assumptions, Vec<usize>)> = Vec::new();
+    for (i, p) in problem.properties.iter().enumerate() {
+        if p.separate {
+            continue;
+        }
+        match groups.iter_mut().find(|(a, _)| **a == p.assumptions) {
+            Some((_, members)) => members.push(i),
+            None => groups.push((&p.assumptions, vec![i])),
+        }
+    }
+    let mut verdicts = vec![None; problem.properties.len()];
+    for (_, members) in &groups {
+        let joint = sat(problem, members, depth, dir)?;
+        match joint {
+            Outcome::Failed { .. } if members.len() > 1 => {
+                for &i in members {
+                    verdicts[i] = Some(sat(problem, &[i], depth, dir)?);
+                }
+            }
+            o => {
+                for &i in members {
+                    verdicts[i] = Some(o.clone());
+                }
+            }
+        }
+    }
+    for (i, p) in problem.properties.iter().enumerate() {
+        if !p.separate {
+            continue;
+        }
+        // Lemmas: the non-separate properties with the same assumptions that did not fail.
+        let mut run: Vec<usize> = groups
+            .iter()
+            .filter(|(a, _)| **a == p.assumptions)
+            .flat_map(|(_, m)| m.iter().copied())
+            .filter(|&j| !matches!(verdicts[j], Some(Outcome::Failed { .. })))
+            .collect();
+        run.push(i);
+        verdicts[i] = Some(sat(problem, &run, depth, dir)?);
+    }
+    Ok(problem
+        .properties
+        .iter()
+        .zip(verdicts)
+        .map(|(p, o)| Verdict {
+            property: p.name.clone(),
+            doc: p.doc.clone(),
+            assumptions: p.assumptions.iter().map(|(a, _)| a.clone()).collect(),
+            outcome: o.expect("every property is proved in some run"),
+        })
+        .collect())
+}
+
+/// `moca prove`.
+pub fn prove_cmd(a: &ProveArgs) -> Result<ExitCode> {
+    let problem = match a.block {
+        Block::Throttle => hw::formal::throttle(),
+        Block::Arbiter => hw::formal::arbiter(usize::from(a.ports)).map_err(usage)?,
+    };
+    let tmp;
+    let dir = match &a.out {
+        Some(d) => {
+            std::fs::create_dir_all(d)
+                .map_err(|e| usage(format!("cannot create {}: {e}", d.display())))?;
+            d.clone()
+        }
+        None => {
+            tmp = tempfile::tempdir().context("creating a temporary directory")?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let verdicts = prove(&problem, a.depth, &dir)?;
+    let failed = verdicts
+        .iter()
+        .any(|v| matches!(v.outcome, Outcome::Failed { .. }));
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "top": problem.top, "depth": a.depth, "properties": verdicts,
+            }))?
+        );
+    } else {
+        for v in &verdicts {
+            let under = if v.assumptions.is_empty() {
+                String::new()
+            } else {
+                format!("  [assuming {}]", v.assumptions.join(", "))
+            };
+            println!("{}: {}: {}{under}", problem.top, v.property, v.outcome);
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn only(problem: FormalProblem, names: &[&str]) -> FormalProblem {
+        let mut p = problem;
+        p.properties.retain(|x| names.contains(&x.name.as_str()));
+        p
+    }
+
+    #[test]
+    fn throttle_safety_properties_are_proven() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = hw::formal::throttle();
+        let mut p = p;
+        p.properties.retain(|x| x.name != "outer_bounded");
+        let v = prove(&p, 4, dir.path()).unwrap();
+        assert_eq!(v.len(), 6);
+        for x in &v {
+            assert!(
+                matches!(x.outcome, Outcome::Proven { .. }),
+                "{}: {}",
+                x.property,
+                x.outcome
+            );
+        }
+    }
+
+    #[test]
+    fn arbiter_properties_are_proven() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = prove(&hw::formal::arbiter(3).unwrap(), 6, dir.path()).unwrap();
+        for x in &v {
+            assert!(
+                matches!(x.outcome, Outcome::Proven { .. }),
+                "{}: {}",
+                x.property,
+                x.outcome
+            );
+        }
+        assert!(v.iter().any(|x| x.property == "rr_grant_within_n"));
+    }
+
+    #[test]
+    fn a_broken_throttle_fails_to_prove() {
+        // Drop the bubble gating of up_ready: requests can fire in BUBBLE.
+        let p = hw::formal::throttle();
+        let broken = p.verilog.replace(
+            "up_ready = down_ready & ~in_bubble;",
+            "up_ready = down_ready;",
+        );
+        assert_ne!(broken, p.verilog, "the mutation must apply");
+        let p = only(
+            p.with_verilog(broken),
+            &["no_fire_in_bubble", "bubble_only_when_enabled"],
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let v = prove(&p, 8, dir.path()).unwrap();
+        let nf = v
+            .iter()
+            .find(|x| x.property == "no_fire_in_bubble")
+            .unwrap();
+        assert!(
+            matches!(nf.outcome, Outcome::Failed { .. }),
+            "{}",
+            nf.outcome
+        );
+        let be = v
+            .iter()
+            .find(|x| x.property == "bubble_only_when_enabled")
+            .unwrap();
+        assert!(
+            matches!(be.outcome, Outcome::Proven { .. }),
+            "{}",
+            be.outcome
+        );
+    }
+
+    #[test]
+    fn a_broken_arbiter_fails_round_robin_liveness() {
+        // The pointer never moves: a port behind a busy lower port starves.
+        let p = hw::formal::arbiter(3).unwrap();
+        let broken = p.verilog.replace("ptr$d = sel + 32'h1;", "ptr$d = ptr$q;");
+        assert_ne!(broken, p.verilog, "the mutation must apply");
+        let p = only(p.with_verilog(broken), &["rr_grant_within_n"]);
+        let dir = tempfile::tempdir().unwrap();
+        let v = prove(&p, 8, dir.path()).unwrap();
+        assert!(
+            matches!(v[0].outcome, Outcome::Failed { .. }),
+            "{}",
+            v[0].outcome
+        );
+    }
+}
