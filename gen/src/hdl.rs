@@ -2,7 +2,7 @@
 
 use crate::tools::{self, IVERILOG, VERILATOR};
 use crate::usage;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use golden::spec;
 use hw::emit::VerilogTop;
@@ -161,26 +161,18 @@ pub fn lint_cmd(a: &LintArgs) -> Result<ExitCode> {
         print!("{WAIVERS}");
         return Ok(ExitCode::SUCCESS);
     }
-    let tmp;
-    let dir = match &a.out {
-        Some(d) => d.clone(),
-        None => {
-            tmp = tempfile::tempdir().context("creating a temporary directory")?;
-            tmp.path().to_path_buf()
-        }
-    };
+    let work = tools::WorkDir::new(a.out.as_deref())?;
+    let dir = work.path();
     let blocks = match a.block {
         Some(b) => vec![b],
         None => vec![Block::Throttle, Block::Arbiter],
     };
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| usage(format!("cannot create {}: {e}", dir.display())))?;
     let waivers = dir.join("waivers.vlt");
     tools::write_file(&waivers, WAIVERS)?;
     let mut failed = false;
     for b in blocks {
         let top = emit(b, a.ports)?;
-        let path = write_top(&dir, &top)?;
+        let path = write_top(dir, &top)?;
         let diags = lint_file(&path, &top.top, &waivers)?;
         for d in &diags {
             println!("{d}");

@@ -10,9 +10,9 @@
 
 use crate::hdl::Block;
 use crate::synth::YOSYS;
-use crate::tools;
+use crate::tools::{self, WorkDir};
 use crate::usage;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use golden::spec;
 use hw::formal::FormalProblem;
@@ -208,19 +208,9 @@ pub fn prove_cmd(a: &ProveArgs) -> Result<ExitCode> {
         Block::Throttle => hw::formal::throttle(),
         Block::Arbiter => hw::formal::arbiter(usize::from(a.ports)).map_err(usage)?,
     };
-    let tmp;
-    let dir = match &a.out {
-        Some(d) => {
-            std::fs::create_dir_all(d)
-                .map_err(|e| usage(format!("cannot create {}: {e}", d.display())))?;
-            d.clone()
-        }
-        None => {
-            tmp = tempfile::tempdir().context("creating a temporary directory")?;
-            tmp.path().to_path_buf()
-        }
-    };
-    let verdicts = prove(&problem, a.depth, &dir)?;
+    let work = WorkDir::new(a.out.as_deref())?;
+    let dir = work.path();
+    let verdicts = prove(&problem, a.depth, dir)?;
     let failed = verdicts
         .iter()
         .any(|v| matches!(v.outcome, Outcome::Failed { .. }));

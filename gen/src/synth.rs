@@ -9,8 +9,7 @@
 //! wrapper's flip-flops appear in the timing run only, never in the reported resources.
 
 use crate::hdl::{Block, emit};
-use crate::tools::{self, Tool};
-use crate::usage;
+use crate::tools::{self, Tool, WorkDir};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use golden::spec;
@@ -329,19 +328,8 @@ pub fn synthesize(
 /// `moca synth`.
 pub fn synth_cmd(a: &SynthArgs) -> Result<ExitCode> {
     let top = emit(a.block, a.ports)?;
-    let tmp;
-    let dir = match &a.out {
-        Some(d) => {
-            std::fs::create_dir_all(d)
-                .map_err(|e| usage(format!("cannot create {}: {e}", d.display())))?;
-            d.clone()
-        }
-        None => {
-            tmp = tempfile::tempdir().context("creating a temporary directory")?;
-            tmp.path().to_path_buf()
-        }
-    };
-    let r = synthesize(&top.text, &top.top, "clock", a.target, &dir)?;
+    let work = WorkDir::new(a.out.as_deref())?;
+    let r = synthesize(&top.text, &top.top, "clock", a.target, work.path())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {

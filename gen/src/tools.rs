@@ -56,3 +56,37 @@ impl Tool {
 pub fn write_file(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
+
+/// A working directory: the user's `--out DIR` (created if missing; a failure is bad input),
+/// or a temporary directory removed when the value is dropped.
+pub enum WorkDir {
+    /// The user's directory, kept.
+    Kept(PathBuf),
+    /// A temporary directory.
+    Temp(tempfile::TempDir),
+}
+
+impl WorkDir {
+    /// Use `out` if given, else a fresh temporary directory.
+    pub fn new(out: Option<&Path>) -> Result<Self> {
+        match out {
+            Some(d) => {
+                std::fs::create_dir_all(d).map_err(|e| {
+                    crate::usage(format!("cannot create directory {}: {e}", d.display()))
+                })?;
+                Ok(WorkDir::Kept(d.to_path_buf()))
+            }
+            None => Ok(WorkDir::Temp(
+                tempfile::tempdir().context("creating a temporary directory")?,
+            )),
+        }
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        match self {
+            WorkDir::Kept(p) => p,
+            WorkDir::Temp(t) => t.path(),
+        }
+    }
+}
