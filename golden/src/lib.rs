@@ -7,13 +7,16 @@
 
 pub mod arbiter;
 pub mod cfg;
+pub mod compile;
 pub mod experiment;
 pub mod metrics;
 pub mod observe;
 pub mod runtime;
 pub mod sched;
+pub mod soc;
 pub mod spec;
 pub mod stimulus;
 pub mod system;
 pub mod throttle;
+pub mod tile;
 pub mod workload;

@@ -43,6 +43,92 @@ const _: () = assert!(MAX_PORTS <= 1 << PORT_ID_BITS);
 const _: () = assert!(MAX_BEATS < 1 << BEATS_BITS);
 const _: () = assert!(2 * 7 * 65_535 + 65_535 < 1 << (CREDIT_BITS - 1));
 
+/// Tile, SoC and command-encoding parameters (`golden::tile`, `golden::soc`, `golden::compile`).
+///
+/// Every limit the tile's RTL and golden model check, and every default the tests and the CLI
+/// use, lives here. Sizes are in *rows*: a scratchpad or memory row is `DIM` int8 values (one bus
+/// beat), an accumulator row `DIM` int32 values. `docs/TILE.md` documents the pipeline.
+pub mod tile {
+    /// Smallest systolic-array dimension.
+    pub const MIN_DIM: usize = 2;
+    /// Largest systolic-array dimension (Gemmini's).
+    pub const MAX_DIM: usize = 16;
+    /// Array dimension used by the tests and the co-simulation by default.
+    pub const DEFAULT_DIM: usize = 4;
+    /// Gemmini's array dimension.
+    pub const GEMMINI_DIM: usize = 16;
+
+    /// Width of a scratchpad address field in a command word.
+    pub const SP_ADDR_BITS: usize = 14;
+    /// Width of an accumulator address field in a command word.
+    pub const ACC_ADDR_BITS: usize = 14;
+    /// Width of a shared-memory row address (in a command word and on the bus).
+    pub const MEM_ADDR_BITS: usize = 24;
+    /// Width of the `rows` field of `LOAD` and `STORE`.
+    pub const ROWS_BITS: usize = 12;
+    /// Width of the `shift` field of `STORE`.
+    pub const SHIFT_BITS: usize = 5;
+    /// Width of a command word.
+    pub const CMD_BITS: usize = 64;
+
+    /// Most scratchpad rows (the 14-bit address field).
+    pub const MAX_SP_ROWS: u32 = 1 << SP_ADDR_BITS;
+    /// Fewest scratchpad rows, in `DIM`-row blocks: two halves of an A and a B block each.
+    pub const MIN_SP_BLOCKS: u32 = 4;
+    /// Default scratchpad size in `DIM`-row blocks (256 rows at DIM 4, 1024 at DIM 16).
+    pub const DEFAULT_SP_BLOCKS: u32 = 64;
+    /// Most accumulator rows (the 14-bit address field).
+    pub const MAX_ACC_ROWS: u32 = 1 << ACC_ADDR_BITS;
+    /// Fewest accumulator rows, in `DIM`-row blocks: two halves of one C block each.
+    pub const MIN_ACC_BLOCKS: u32 = 2;
+    /// Default accumulator size in `DIM`-row blocks (64 rows at DIM 4, 256 at DIM 16).
+    pub const DEFAULT_ACC_BLOCKS: u32 = 16;
+    /// Most shared-memory rows (the 24-bit row address).
+    pub const MAX_MEM_ROWS: u32 = 1 << MEM_ADDR_BITS;
+    /// Default shared-memory size in rows.
+    pub const DEFAULT_MEM_ROWS: u32 = 1 << 16;
+    /// Most rows one `LOAD` or `STORE` moves (the 12-bit field; 0 is invalid).
+    pub const MAX_CMD_ROWS: u32 = (1 << ROWS_BITS) - 1;
+    /// Largest `STORE` right shift.
+    pub const MAX_SHIFT: u8 = (1 << SHIFT_BITS) - 1;
+
+    /// Depth of a tile's command queue (commands waiting to issue).
+    pub const QUEUE_DEPTH: usize = 16;
+    /// `LOAD` commands a tile tracks at once (issued, data not yet all in the scratchpad).
+    pub const LOAD_SLOTS: usize = 4;
+    /// Rows (beats) of the largest DMA request (the throttle's `MAX_BEATS`).
+    pub const MAX_REQ_ROWS: u32 = super::MAX_BEATS;
+
+    /// Smallest shared-memory read latency in cycles.
+    pub const MIN_MEM_LATENCY: u32 = 1;
+    /// Largest shared-memory read latency in cycles.
+    pub const MAX_MEM_LATENCY: u32 = 1024;
+    /// Default shared-memory read latency in cycles.
+    pub const DEFAULT_MEM_LATENCY: u32 = 16;
+
+    /// Bus address bit that marks a write request (`STORE`); bits 23:0 are the row address.
+    pub const WRITE_FLAG: u32 = 1 << 31;
+
+    /// Opcode of `LOAD` (bits 63:60 of a command word).
+    pub const OP_LOAD: u8 = 1;
+    /// Opcode of `COMPUTE`.
+    pub const OP_COMPUTE: u8 = 2;
+    /// Opcode of `STORE`.
+    pub const OP_STORE: u8 = 3;
+    /// Opcode of `FENCE`.
+    pub const OP_FENCE: u8 = 4;
+
+    /// Cycles a `COMPUTE` keeps the execute unit busy after its issue cycle: `DIM` rank-1
+    /// update cycles, then `DIM` accumulator write-back cycles.
+    pub const fn compute_cycles(dim: usize) -> u64 {
+        2 * dim as u64
+    }
+
+    const _: () = assert!(MAX_CMD_ROWS < 1 << ROWS_BITS);
+    const _: () = assert!(MAX_MEM_ROWS as u64 <= 1 << (super::ADDR_BITS - 1));
+    const _: () = assert!((MAX_SP_ROWS as usize) == 1 << SP_ADDR_BITS);
+}
+
 /// How software may access a register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
