@@ -116,6 +116,21 @@ impl ThrottleConfig {
         ]
     }
 
+    /// A warning when the configuration is valid but cannot regulate: `TARGET` below
+    /// [`spec::STABLE_TARGET`] lets credit grow without bound under saturating demand.
+    pub fn stability_warning(&self) -> Option<String> {
+        (self.window != 0 && u32::from(self.target) < spec::STABLE_TARGET).then(|| {
+            format!(
+                "TARGET={} is below {} (twice the largest request of {} beats): under saturating demand the \
+                 credit grows without bound and the tenant exceeds its budget \
+                 (docs/THROTTLE.md, stability limit)",
+                self.target,
+                spec::STABLE_TARGET,
+                spec::MAX_BEATS
+            )
+        })
+    }
+
     /// The long-run rate this configuration regulates to, in beats per cycle (None when off).
     pub fn rate(&self) -> Option<f64> {
         (self.window != 0).then(|| f64::from(self.target) / f64::from(self.window))
@@ -178,6 +193,23 @@ mod tests {
             7,
             "explicit burst wins"
         );
+    }
+
+    #[test]
+    fn small_targets_are_flagged_as_unstable() {
+        assert!(
+            ThrottleConfig::new(100, 7, None)
+                .unwrap()
+                .stability_warning()
+                .is_some()
+        );
+        assert!(
+            ThrottleConfig::new(100, 8, None)
+                .unwrap()
+                .stability_warning()
+                .is_none()
+        );
+        assert!(ThrottleConfig::OFF.stability_warning().is_none());
     }
 
     #[test]

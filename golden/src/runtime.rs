@@ -23,22 +23,14 @@
 use crate::workload::{Hardware, Layer, LayerShape, RuntimeConsts};
 use thiserror::Error;
 
-/// Register constants the runtime relies on (to be moved into `golden::spec` by the lead).
+/// Register constants the runtime relies on, from the single register-map definition.
 pub mod regs {
-    /// Largest value of the 16-bit `WINDOW`, `TARGET` and `BURST` registers.
-    pub const REG_MAX: u32 = 65_535;
+    pub use crate::spec::{
+        ACCURATE_TARGET, ACCURATE_WINDOW, BYTES_PER_BEAT, REG_MAX, TARGET_MIN, WINDOW_MIN,
+    };
     /// `WINDOW = 0` turns the throttle off.
     pub const WINDOW_OFF: u16 = 0;
-    /// Smallest valid non-zero `WINDOW` (1 is invalid).
-    pub const WINDOW_MIN: u32 = 2;
-    /// Smallest valid `TARGET` when the throttle is on.
-    pub const TARGET_MIN: u32 = 1;
-    /// `WINDOW` from which the granted rate is within 2 % of `TARGET/WINDOW`.
-    pub const ACCURATE_WINDOW: u32 = 32;
-    /// `TARGET` from which the granted rate is within 2 % of `TARGET/WINDOW`.
-    pub const ACCURATE_TARGET: u32 = 16;
-    /// Bytes per beat (one 16-byte row of DIM = 16 int8 values).
-    pub const BYTES_PER_BEAT: u32 = 16;
+    const _: () = assert!(ACCURATE_TARGET >= crate::spec::STABLE_TARGET);
 }
 
 /// Why the runtime could not produce register values.

@@ -36,6 +36,22 @@ pub const MAX_PORTS: usize = 16;
 pub const PORT_ID_BITS: usize = 4;
 /// Default number of arbiter ports used by `moca gen` and the snapshots.
 pub const DEFAULT_PORTS: usize = 4;
+/// Largest value of the 16-bit `WINDOW`, `TARGET` and `BURST` registers.
+pub const REG_MAX: u32 = 65_535;
+/// Smallest valid non-zero `WINDOW` (0 is off, 1 is invalid).
+pub const WINDOW_MIN: u32 = 2;
+/// Smallest `TARGET` the hardware accepts while `WINDOW != 0`.
+pub const TARGET_MIN: u32 = 1;
+/// Smallest `TARGET` for which the throttle's credit stays bounded: twice the largest request
+/// (docs/THROTTLE.md, "Stability limit"; docs/FORMAL.md, the credit bound).
+pub const STABLE_TARGET: u32 = 2 * MAX_BEATS;
+/// `WINDOW` from which the granted rate is within about 2 % of `TARGET/WINDOW`
+/// (docs/THROTTLE.md).
+pub const ACCURATE_WINDOW: u32 = 32;
+/// `TARGET` from which the granted rate is within about 2 % of `TARGET/WINDOW`.
+pub const ACCURATE_TARGET: u32 = 16;
+/// Bytes per bus beat in the paper's SoC (one 16-byte row of DIM = 16 int8 values).
+pub const BYTES_PER_BEAT: u32 = 16;
 
 // The widths hold the largest values: port ids, beats, and the worst-case credit excess
 // (7 beats every cycle of a 65535-cycle window, twice, plus TARGET) in the signed counters.
