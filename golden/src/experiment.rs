@@ -4,11 +4,16 @@
 //! For `n` tasks (250 by default), with a ChaCha8 generator seeded by the run's seed, in order:
 //! the network is drawn with the workload set's mix weights, the priority with the priority
 //! distribution's weights, and the latency target is `target_cycles[net] * target_scale[qos]`.
-//! Arrivals follow the artifact's dispatcher: `dispatch_streams` (CAP = 4) streams take tasks in
-//! turn; a stream's next task is dispatched `cap_scale[set] * sp_cycles[net] - jitter_step *
-//! (rand % 20)` cycles (at least 0) after its previous one, so the offered load is about
-//! `CAP / cap_scale` two-tile groups' worth of isolated work (A: light nets, high pressure; B:
-//! heavy nets, lower pressure).
+//! Arrivals follow the artifact's dispatcher (`workload_mode_2` of its workload header): an
+//! *open-loop* schedule fixed before the run. `dispatch_streams` (CAP = 4) streams take tasks in
+//! turn; stream `s`'s first task is dispatched at `s * 50000`, and its next task
+//! `cap_scale[set] * sp_cycles[net] - jitter_step * (rand % 20)` cycles (at least 0) after its
+//! previous one (`net` = the previous task's network). Nothing bounds the tasks outstanding: the
+//! artifact's `queue_depth` / `lookahead_iterations` / `estimate_scale` are the batch size per
+//! group, the rounds pre-assigned at once and the run-time estimate of its round-based scheduler,
+//! and latency counts from the fixed dispatch time (`total_queue_dispatch`), so a backlog waits
+//! on the clock. The offered isolated work is 2.9-3.2 two-tile groups of 4 in every set (A: light
+//! nets, high pressure; B: heavy nets, lower pressure).
 
 use crate::metrics::{self, Metrics, TaskOutcome};
 use crate::runtime::{self, Overlap};
@@ -54,6 +59,9 @@ fn keys<V>(m: &std::collections::BTreeMap<String, V>) -> String {
     m.keys().cloned().collect::<Vec<_>>().join(", ")
 }
 
+/// The artifact's `first_dispatch_interval`: stream `s`'s first task is dispatched at `s * 50000`.
+pub const FIRST_DISPATCH_STEP: u64 = 50_000;
+
 /// Generate the task stream of a run (see the module documentation).
 pub fn generate_tasks(
     exp: &Experiment,
@@ -75,7 +83,10 @@ pub fn generate_tasks(
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let streams = exp.scheduler.dispatch_streams as usize;
-    let mut clock = vec![0u64; streams];
+    // The artifact's first round staggers the streams by `first_dispatch_interval` (50 000 cycles).
+    let mut clock: Vec<u64> = (0..streams as u64)
+        .map(|s| FIRST_DISPATCH_STEP * s)
+        .collect();
     let mut out = Vec::with_capacity(n);
     for id in 0..n {
         let network = weighted(&mut rng, mix);
@@ -457,6 +468,9 @@ mod tests {
         assert_ne!(a, c);
         // Set A only draws squeezenet (3), kws (4), yololite (6).
         assert!(a.iter().all(|t| [3, 4, 6].contains(&t.network)));
+        // The streams start 50 000 cycles apart, as in the artifact.
+        let starts: Vec<u64> = a[..4].iter().map(|t| t.dispatch).collect();
+        assert_eq!(starts, vec![0, 50_000, 100_000, 150_000]);
         // Each of the 4 streams dispatches in order.
         assert!(a.windows(5).all(|w| w[0].dispatch <= w[4].dispatch));
         let h = generate_tasks(&exp, "A", "H", 10, 7).unwrap();
@@ -498,6 +512,136 @@ mod tests {
                 assert!(r.throttled_layers > 0, "MoCA never throttled");
             } else {
                 assert_eq!(r.throttled_layers, 0);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+/// Load probes behind docs/CALIBRATION.md ("Arrivals"): run with
+/// `cargo test --release -p moca-golden load_probe -- --ignored --nocapture`.
+mod load_probe {
+    use super::*;
+    /// The `moca sweep --seeds 5` averages (same configurations and aggregation as the CLI).
+    #[test]
+    #[ignore]
+    fn load_probe_sweep_averages() {
+        let exp = Experiment::artifact();
+        let prof = Profiles::new(&exp);
+        let reports: Vec<RunReport> = sweep_configs(&exp, 5, 1, None)
+            .iter()
+            .map(|c| run(&exp, &prof, c, false).unwrap())
+            .collect();
+        let cells = aggregate(&reports);
+        for p in Policy::ALL {
+            let cs: Vec<&Cell> = cells.iter().filter(|c| c.policy == p).collect();
+            let n = cs.len() as f64;
+            println!(
+                "{:<9} SLA {:5.1} % STP {:.3} fair {:.3}",
+                p.name(),
+                100.0 * cs.iter().map(|c| c.sla.0).sum::<f64>() / n,
+                cs.iter().map(|c| c.stp_vs_static).sum::<f64>() / n,
+                cs.iter().map(|c| c.fairness_vs_static).sum::<f64>() / n
+            );
+        }
+        for c in cells.iter().filter(|c| c.qos == "M") {
+            println!(
+                "  {} {} {:<9} SLA {:5.1} % STP {:.3} fairness {:.3}",
+                c.set,
+                c.qos,
+                c.policy.name(),
+                100.0 * c.sla.0,
+                c.stp.0,
+                c.fairness.0
+            );
+        }
+    }
+
+    #[test]
+    #[ignore]
+    fn load_probe_saturated_capacity() {
+        for variant in 0..4 {
+            let mut exp = Experiment::artifact();
+            if variant & 1 == 1 {
+                exp.sim.share_l2_capacity = false;
+            }
+            if variant & 2 == 2 {
+                exp.sim.dram_peak_rows_per_cycle = 100.0;
+                exp.sim.interference_loss_per_stream = 0.0;
+                exp.sim.max_interference_loss = 0.0;
+            }
+            let prof = Profiles::new(&exp);
+            let single = &exp.scheduler.single_run_cycles;
+            for set in ["A", "B", "C"] {
+                let mut eff = 0.0;
+                for seed in 1..=3u64 {
+                    let tasks = generate_tasks(&exp, set, "M", 250, seed).unwrap();
+                    let work: f64 = tasks.iter().map(|t| single[t.network] as f64).sum();
+                    let sat: Vec<Task> = tasks.iter().map(|t| Task { dispatch: 0, ..*t }).collect();
+                    let sys = System::new(&exp, &prof);
+                    let mut s = Policy::Static.scheduler(&exp);
+                    let r = sys.run(&sat, s.as_mut()).unwrap();
+                    let mk = *r.finish.iter().max().unwrap() as f64;
+                    eff += work / mk / 3.0;
+                }
+                println!(
+                    "variant l2split={} infdram={} set {set}: saturated static throughput = {:.2} groups of isolated work",
+                    variant & 1 == 0,
+                    variant & 2 == 2,
+                    eff
+                );
+            }
+        }
+    }
+
+    #[test]
+    #[ignore]
+    fn load_probe_offered_vs_capacity() {
+        let exp = Experiment::artifact();
+        let prof = Profiles::new(&exp);
+        let single = &exp.scheduler.single_run_cycles;
+        for set in ["A", "B", "C"] {
+            for seed in 1..=3u64 {
+                let tasks = generate_tasks(&exp, set, "M", 250, seed).unwrap();
+                let span = tasks.iter().map(|t| t.dispatch).max().unwrap() as f64;
+                let work: f64 = tasks.iter().map(|t| single[t.network] as f64).sum();
+                let arr_rate = tasks.len() as f64 / span;
+                let mut line = format!(
+                    "{set} s{seed}: span {:.0}M offered {:.2} groups (isolated work/span)",
+                    span / 1e6,
+                    work / span
+                );
+                for p in Policy::ALL {
+                    // saturated: everything dispatched at 0
+                    let sat: Vec<Task> = tasks.iter().map(|t| Task { dispatch: 0, ..*t }).collect();
+                    let sys = System::new(&exp, &prof);
+                    let mut s = p.scheduler(&exp);
+                    let r = sys.run(&sat, s.as_mut()).unwrap();
+                    let mk = *r.finish.iter().max().unwrap() as f64;
+                    let cap = sat.len() as f64 / mk;
+                    // open loop run
+                    let sys = System::new(&exp, &prof);
+                    let mut s = p.scheduler(&exp);
+                    let r2 = sys.run(&tasks, s.as_mut()).unwrap();
+                    let lat: Vec<f64> = tasks
+                        .iter()
+                        .zip(&r2.finish)
+                        .map(|(t, &f)| (f - t.dispatch) as f64)
+                        .collect();
+                    let first = lat[..50].iter().sum::<f64>() / 50.0;
+                    let last = lat[200..].iter().sum::<f64>() / 50.0;
+                    let mk2 = *r2.finish.iter().max().unwrap() as f64;
+                    line += &format!(
+                        " | {} rho {:.2} lat first50 {:.1}M last50 {:.1}M mk/span {:.2} dram {:.2}",
+                        p.name(),
+                        arr_rate / cap,
+                        first / 1e6,
+                        last / 1e6,
+                        mk2 / span,
+                        r2.dram_rows / mk2
+                    );
+                }
+                println!("{line}");
             }
         }
     }

@@ -2,8 +2,9 @@
 //!
 //! Models: the same 2-tile groups as the static partition, plus
 //! - ordering by priority and waiting time relative to the task's *expected* run time
-//!   (`estimate_scale` x the runtime's whole-network prediction on a group), looking at the first
-//!   `queue_depth` waiting tasks;
+//!   (`estimate_scale` x the runtime's whole-network prediction on a group), over every dispatched
+//!   waiting task (the artifact ranks all released tasks; its `QUEUE_DEPTH` is a per-group batch
+//!   size of its round-based emulation, not a window, see [`super::static_part`]);
 //! - memory-aware co-location: each network has a memory intensity (its predicted DRAM demand over
 //!   the whole network, percent of `DRAM_BW`); a candidate whose intensity would push the running
 //!   tasks' summed intensity above the contention limit (`dram_max_util_percent`) loses up to one
@@ -21,7 +22,6 @@ use crate::workload::Experiment;
 #[derive(Debug)]
 pub struct MocaScheduler {
     tiles_per_task: u32,
-    queue_depth: usize,
     estimate_scale: f64,
     limit: f64,
     intensity: Option<Vec<f64>>,
@@ -32,7 +32,6 @@ impl MocaScheduler {
     pub fn new(exp: &Experiment) -> Self {
         MocaScheduler {
             tiles_per_task: exp.hardware.tiles_per_task,
-            queue_depth: exp.scheduler.queue_depth as usize,
             estimate_scale: exp.scheduler.estimate_scale,
             limit: f64::from(exp.hardware.dram_max_util_percent),
             intensity: None,
@@ -67,7 +66,7 @@ impl Scheduler for MocaScheduler {
             .get_or_insert_with(|| Self::intensities(v.exp, v.profiles, tiles))
             .clone();
         let mut running: f64 = v.running.iter().map(|r| intensity[r.task.network]).sum();
-        let mut cands: Vec<_> = v.waiting.iter().take(self.queue_depth).collect();
+        let mut cands: Vec<_> = v.waiting.iter().collect();
         let mut out = Vec::new();
         for &g in &v.free_groups {
             let score = |t: &crate::system::TaskView| {

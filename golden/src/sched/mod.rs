@@ -89,6 +89,42 @@ pub(crate) fn group_score(priority: u32, waited: u64, expected: u64) -> f64 {
 mod tests {
     use super::*;
 
+    /// The artifact's group scheduler ranks every released task (`workload_priority_mp`), so a
+    /// high-priority task that arrives behind a backlog longer than `queue_depth` is still served
+    /// first by the static partition and by MoCA.
+    #[test]
+    fn group_schedulers_rank_the_whole_backlog() {
+        use crate::system::{Profiles, System, Task};
+        let exp = Experiment::artifact();
+        let prof = Profiles::new(&exp);
+        let depth = exp.scheduler.queue_depth as usize;
+        let n = 4 + depth + 4;
+        let mut tasks: Vec<Task> = (0..n)
+            .map(|id| Task {
+                id,
+                network: 3, // squeezenet
+                priority: 0,
+                dispatch: id as u64,
+                target: u64::MAX / 4,
+            })
+            .collect();
+        tasks[n - 1].priority = 11;
+        for p in [Policy::Static, Policy::Moca] {
+            let r = System::new(&exp, &prof)
+                .run(&tasks, p.scheduler(&exp).as_mut())
+                .unwrap();
+            let high = r.finish[n - 1];
+            // It starts on the first group that frees up, ahead of every older low-priority task
+            // still waiting (ids 4..n-1), including those beyond the first `queue_depth`.
+            let later = (4..n - 1).filter(|&i| r.finish[i] > high).count();
+            assert!(
+                later >= n - 1 - 4 - 3,
+                "{p}: only {later} waiting tasks finished after it"
+            );
+            assert!(r.finish[n - 2] > high, "{p}");
+        }
+    }
+
     #[test]
     fn policy_names_round_trip() {
         for p in Policy::ALL {

@@ -1,7 +1,9 @@
 //! Static partition (the MoCA artifact's baseline).
 //!
-//! Models: four fixed groups of two tiles; a priority scheduler looks at the first `queue_depth`
-//! waiting tasks, orders them by `priority * 100000 + 100000 * waiting_time / isolated_time`
+//! Models: four fixed groups of two tiles; a priority scheduler looks at every dispatched waiting
+//! task (as the artifact's `workload_priority_mp` does: it ranks all released, unassigned tasks;
+//! its `QUEUE_DEPTH` is how many tasks a group receives per scheduling round of its batch
+//! emulation, not a window over the oldest tasks), orders them by `priority * 100000 + 100000 * waiting_time / isolated_time`
 //! (isolated time = the artifact's `sp_cycles`) and gives each free group (the one that frees up
 //! first, as groups are filled at the moment they free up) the best task. No memory regulation:
 //! co-running layers take what the DRAM arbitration gives them.
@@ -14,7 +16,6 @@ use crate::workload::Experiment;
 #[derive(Debug)]
 pub struct StaticScheduler {
     tiles_per_task: u32,
-    queue_depth: usize,
     isolated: Vec<u64>,
 }
 
@@ -23,7 +24,6 @@ impl StaticScheduler {
     pub fn new(exp: &Experiment) -> Self {
         StaticScheduler {
             tiles_per_task: exp.hardware.tiles_per_task,
-            queue_depth: exp.scheduler.queue_depth as usize,
             isolated: exp.scheduler.sp_cycles.clone(),
         }
     }
@@ -37,7 +37,7 @@ impl Scheduler for StaticScheduler {
         false
     }
     fn decide(&mut self, v: &View) -> Vec<Action> {
-        let mut cands: Vec<_> = v.waiting.iter().take(self.queue_depth).collect();
+        let mut cands: Vec<_> = v.waiting.iter().collect();
         let mut out = Vec::new();
         for &g in &v.free_groups {
             let best = cands
