@@ -84,3 +84,21 @@ pub fn arbiter(ports: usize) -> Result<VerilogTop, ConfigError> {
         &[("PORTS", ports.to_string())],
     ))
 }
+
+/// The `MocaSoc` top for `p`: `moca_soc_t<N>_d<DIM>` (memory rows, latency, scratchpad and
+/// accumulator sizes are in the header; memories are emitted as Verilog arrays of that size).
+pub fn soc(p: &golden::soc::SocParams) -> Result<VerilogTop, golden::soc::SocError> {
+    let mut uut = crate::soc::MocaSoc::new(p)?;
+    Ok(finish(
+        &mut uut,
+        format!("moca_soc_t{}_d{}", p.tiles, p.tile.dim),
+        &[
+            ("TILES", p.tiles.to_string()),
+            ("DIM", p.tile.dim.to_string()),
+            ("SP_ROWS", p.tile.sp_rows.to_string()),
+            ("ACC_ROWS", p.tile.acc_rows.to_string()),
+            ("MEM_ROWS", p.mem_rows.to_string()),
+            ("LATENCY", p.latency.to_string()),
+        ],
+    ))
+}

@@ -158,6 +158,158 @@ impl ArbiterRtl {
     }
 }
 
+/// The `MocaSoc` RTL driven with golden-model types: inputs from a golden
+/// [`golden::soc::SocCycle`], outputs returned as a `SocCycle` with the same port names (compare
+/// with [`golden::observe::first_difference`]).
+pub struct SocRtl {
+    uut: crate::soc::MocaSoc,
+    dim: usize,
+    cycle: u64,
+}
+
+impl SocRtl {
+    /// A freshly powered-up SoC (memory zeroed, throttles off).
+    pub fn new(p: &golden::soc::SocParams) -> Result<Self, golden::soc::SocError> {
+        let mut uut = crate::soc::MocaSoc::new(p)?;
+        uut.connect_all();
+        Ok(Self {
+            uut,
+            dim: p.tile.dim,
+            cycle: 0,
+        })
+    }
+
+    /// Cycles stepped by [`SocRtl::step`] (back-door writes do not count).
+    pub fn cycle(&self) -> u64 {
+        self.cycle
+    }
+
+    fn idle_inputs(&mut self) {
+        let s = &mut self.uut;
+        for k in 0..s.tiles() {
+            s.cmd_valid[k].next = false;
+            s.cmd_word[k].next = 0.into();
+            s.cfg_we[k].next = false;
+            s.cfg_addr[k].next = 0.into();
+            s.cfg_wdata[k].next = 0.into();
+        }
+        s.arb_cfg_we.next = false;
+        s.arb_cfg_addr.next = 0.into();
+        s.arb_cfg_wdata.next = 0.into();
+        s.bd_we.next = false;
+    }
+
+    fn clock_edge(&mut self) -> Result<(), NoConvergence> {
+        self.uut.clock.next = Clock { clk: true };
+        settle(&mut self.uut, "MocaSoc")?;
+        self.uut.clock.next = Clock { clk: false };
+        settle(&mut self.uut, "MocaSoc")
+    }
+
+    /// Back door: write whole rows of int8 values from row `addr` (one clock cycle per row,
+    /// with every other input idle; use it only while the SoC is idle).
+    pub fn mem_write(&mut self, addr: u32, data: &[i8]) -> Result<(), NoConvergence> {
+        self.idle_inputs();
+        for (r, row) in data.chunks(self.dim).enumerate() {
+            let mut v = 0u128;
+            for (j, &x) in row.iter().enumerate() {
+                v |= u128::from(x as u8) << (8 * j);
+            }
+            let s = &mut self.uut;
+            s.bd_we.next = true;
+            s.bd_addr.next = u64::from(addr + r as u32).into();
+            s.bd_wdata_lo.next = (v as u64).into();
+            s.bd_wdata_hi.next = ((v >> 64) as u64).into();
+            settle(s, "MocaSoc")?;
+            self.clock_edge()?;
+        }
+        self.uut.bd_we.next = false;
+        settle(&mut self.uut, "MocaSoc")
+    }
+
+    /// Back door: read `rows` rows from row `addr` (combinational, no clock).
+    pub fn mem_read(&mut self, addr: u32, rows: usize) -> Result<Vec<i8>, NoConvergence> {
+        let mut out = Vec::with_capacity(rows * self.dim);
+        for r in 0..rows {
+            self.uut.bd_addr.next = u64::from(addr + r as u32).into();
+            settle(&mut self.uut, "MocaSoc")?;
+            let v = u128::from(self.uut.bd_rdata_lo.val().to_u64())
+                | (u128::from(self.uut.bd_rdata_hi.val().to_u64()) << 64);
+            out.extend((0..self.dim).map(|j| (v >> (8 * j)) as u8 as i8));
+        }
+        Ok(out)
+    }
+
+    /// One clock cycle with the inputs of golden cycle `i`; returns the RTL's ports (inputs
+    /// copied from `i`).
+    pub fn step(
+        &mut self,
+        i: &golden::soc::SocCycle,
+    ) -> Result<golden::soc::SocCycle, NoConvergence> {
+        use golden::soc::TileCycle;
+        use golden::tile::TileStatus;
+        let s = &mut self.uut;
+        assert_eq!(i.tiles.len(), s.tiles(), "one TileCycle per tile");
+        s.clock.next = Clock { clk: false };
+        for (k, t) in i.tiles.iter().enumerate() {
+            s.cmd_valid[k].next = t.cmd_valid;
+            s.cmd_word[k].next = t.cmd_word.into();
+            s.cfg_we[k].next = t.cfg.we;
+            s.cfg_addr[k].next = u64::from(t.cfg.addr).into();
+            s.cfg_wdata[k].next = u64::from(t.cfg.wdata).into();
+        }
+        s.arb_cfg_we.next = i.arb_cfg.we;
+        s.arb_cfg_addr.next = u64::from(i.arb_cfg.addr).into();
+        s.arb_cfg_wdata.next = u64::from(i.arb_cfg.wdata).into();
+        s.bd_we.next = false;
+        settle(s, "MocaSoc")?;
+        let tiles = i
+            .tiles
+            .iter()
+            .enumerate()
+            .map(|(k, t)| TileCycle {
+                cmd_valid: t.cmd_valid,
+                cmd_word: t.cmd_word,
+                cfg: t.cfg,
+                cmd_ready: s.cmd_ready[k].val(),
+                cfg_rdata: u(s.cfg_rdata[k].val().to_u64()),
+                dma_valid: s.dma_valid[k].val(),
+                dma_beats: s.dma_beats[k].val().index() as u8,
+                dma_addr: u(s.dma_addr[k].val().to_u64()),
+                dma_fire: s.dma_fire[k].val(),
+                issue: s.issue[k].val(),
+                bubble: s.thr_bubble[k].val(),
+                status: TileStatus {
+                    queue: s.q_count[k].val().index(),
+                    inbox: 0,
+                    loads: s.ld_count[k].val().index(),
+                    exec_busy: s.ex_busy[k].val(),
+                    store_busy: s.st_busy[k].val(),
+                    idle: s.idle[k].val(),
+                    cmd_error: s.cmd_error[k].val(),
+                },
+            })
+            .collect();
+        let out = golden::soc::SocCycle {
+            cycle: self.cycle,
+            tiles,
+            arb_cfg: i.arb_cfg,
+            arbiter: ArbiterOut {
+                mem_valid: s.mem_valid.val(),
+                mem_id: s.mem_id.val().index() as u8,
+                mem_beats: s.mem_beats.val().index() as u8,
+                mem_addr: u(s.mem_addr.val().to_u64()),
+                cfg_rdata: u(s.arb_cfg_rdata.val().to_u64()),
+                ..Default::default()
+            },
+            mem_ready: s.mem_ready.val(),
+        };
+        self.clock_edge()?;
+        self.cycle += 1;
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Rust-HDL's own simulator against the golden twins, cycle by cycle, on seeded random

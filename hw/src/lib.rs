@@ -9,6 +9,8 @@ pub mod arbiter;
 pub mod emit;
 pub mod formal;
 pub mod harness;
+pub mod soc;
 pub mod throttle;
+pub mod tile;
 
 pub use rust_hdl;

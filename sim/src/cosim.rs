@@ -72,6 +72,52 @@ pub trait CosimBlock {
     fn step(&mut self, inputs: &mut [u64], outputs: &mut [u64]);
     /// Return to cycle 0: a fresh golden model and the stimulus re-seeded with the same seed.
     fn reset(&mut self);
+    /// RTL ports outside the lockstep comparison (a test back door): inputs stay 0 during the
+    /// lockstep, outputs are not compared. Only [`prologue`](Self::prologue) and
+    /// [`epilogue`](Self::epilogue) use them.
+    fn backdoor_ports(&self) -> &[String] {
+        &[]
+    }
+    /// Before lockstep cycle 0 (e.g. preload memory through the back door). Clock cycles run
+    /// here are not compared and must leave the observable state unchanged.
+    fn prologue(&mut self, _rtl: &mut dyn BackDoor) -> Result<(), SimError> {
+        Ok(())
+    }
+    /// After a lockstep run without a mismatch (e.g. read results through the back door).
+    fn epilogue(&mut self, _rtl: &mut dyn BackDoor) -> Result<(), SimError> {
+        Ok(())
+    }
+}
+
+/// Access to the RTL model by port name, outside the lockstep (see
+/// [`CosimBlock::prologue`]).
+pub trait BackDoor {
+    /// Drive an input port.
+    fn set(&mut self, port: &str, value: u64) -> Result<(), SimError>;
+    /// Evaluate the combinational logic and read a port.
+    fn get(&mut self, port: &str) -> Result<u64, SimError>;
+    /// One rising clock edge.
+    fn tick(&mut self);
+}
+
+struct ModelDoor<'a> {
+    m: &'a mut VerilatedModel,
+    clock: PortId,
+}
+
+impl BackDoor for ModelDoor<'_> {
+    fn set(&mut self, port: &str, value: u64) -> Result<(), SimError> {
+        let id = self.m.port_id(port)?;
+        self.m.try_set(id, value)
+    }
+    fn get(&mut self, port: &str) -> Result<u64, SimError> {
+        let id = self.m.port_id(port)?;
+        self.m.eval();
+        Ok(self.m.get(id))
+    }
+    fn tick(&mut self) {
+        self.m.tick(self.clock);
+    }
 }
 
 /// How to run a co-simulation.
@@ -371,7 +417,10 @@ fn bind<B: CosimBlock + ?Sized>(ports: &[Port], top: &str, block: &B) -> Result<
         .enumerate()
         .filter(|&(i, _)| {
             let id = PortId(i);
-            id != clock && !inputs.contains(&id) && !outputs.contains(&id)
+            id != clock
+                && !inputs.contains(&id)
+                && !outputs.contains(&id)
+                && !block.backdoor_ports().contains(&ports[i].name)
         })
         .map(|(_, p)| p.name.as_str())
         .collect();
@@ -382,6 +431,7 @@ fn bind<B: CosimBlock + ?Sized>(ports: &[Port], top: &str, block: &B) -> Result<
         )));
     }
     if let Some(p) = ports.iter().find(|p| p.width > 64) {
+        // Every bound port is at most 64 bits wide (back-door ports included).
         return Err(SimError::PortTooWide {
             port: p.name.clone(),
             width: p.width,
@@ -424,6 +474,10 @@ pub fn run_compiled<B: CosimBlock + Send + ?Sized>(
     let top = model.top().to_string();
     let bind = bind(model.ports(), &top, block)?;
     let mut m = model.instantiate()?;
+    block.prologue(&mut ModelDoor {
+        m: &mut m,
+        clock: bind.clock,
+    })?;
     if let Some(path) = &opts.vcd {
         m.open_vcd(path)?;
     }
@@ -506,6 +560,12 @@ pub fn run_compiled<B: CosimBlock + Send + ?Sized>(
     });
     let lockstep_time = start.elapsed();
     m.close_vcd();
+    if failed.is_none() {
+        block.epilogue(&mut ModelDoor {
+            m: &mut m,
+            clock: bind.clock,
+        })?;
+    }
     let mismatch = match failed {
         None => None,
         Some(c) => {
@@ -624,6 +684,10 @@ fn trace_around<B: CosimBlock + ?Sized>(
     b.trace = true;
     let mut m: VerilatedModel = VerilatedModel::build(verilog, top, &b)?;
     block.reset();
+    block.prologue(&mut ModelDoor {
+        m: &mut m,
+        clock: bind.clock,
+    })?;
     let (mut i, mut o) = (
         vec![0; block.input_names().len()],
         vec![0; block.output_names().len()],
@@ -1122,5 +1186,225 @@ mod tests {
         );
         assert!(lines[4].contains("gold") && lines[4].contains("*2"), "{t}");
         assert!(!lines[1].contains('*'), "{t}");
+    }
+}
+
+/// Results of an SoC run (golden side, and the RTL's back-door read-out after the lockstep).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SocStats {
+    /// Golden cycles until every tile was idle.
+    pub golden_cycles: u64,
+    /// Cycles the RTL ran in lockstep until idle (equal to `golden_cycles` when it passed).
+    pub rtl_cycles: Option<u64>,
+    /// Per tile: one past its last busy cycle (golden `TilePerf::finish_cycle`).
+    pub per_tile_cycles: Vec<u64>,
+    /// Every output matrix read from the RTL's memory equals the reference matmul, and the
+    /// golden one too (`None`: not checked, the run failed).
+    pub data_ok: Option<bool>,
+}
+
+/// `MocaSoc`: the golden SoC running one GEMM per tile (`golden::soc::place_gemms`), its memory
+/// preloaded into the RTL through the back door before cycle 0 and the outputs read back
+/// after the run. Use [`SocBlock::cycles`] as the number of cycles to run.
+pub struct SocBlock {
+    p: golden::soc::SocParams,
+    shapes: Vec<golden::compile::GemmShape>,
+    throttles: Vec<(usize, ThrottleConfig)>,
+    seed: u64,
+    shift: u8,
+    gold: golden::soc::MocaSoc,
+    jobs: Vec<golden::compile::GemmJob>,
+    idle_at: u64,
+    stats: SocStats,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    backdoor: Vec<String>,
+    scratch: Vec<golden::observe::Named>,
+}
+
+impl SocBlock {
+    /// An SoC with `p`, GEMM `shapes[k]` on tile `k` (random int8 data from `seed`, `STORE`
+    /// shift `shift`) and throttles `(tile, config)` configured before the first command.
+    pub fn new(
+        p: golden::soc::SocParams,
+        shapes: &[golden::compile::GemmShape],
+        throttles: &[(usize, ThrottleConfig)],
+        seed: u64,
+        shift: u8,
+    ) -> Result<Self, golden::soc::SocError> {
+        let (gold, jobs) = Self::build(p, shapes, throttles, seed, shift)?;
+        let mut probe = gold.clone();
+        let idle_at = probe.run_until_idle(u64::MAX / 2)?;
+        let sample = probe.step().clone();
+        let names: Vec<String> = names_of(&sample);
+        // Per tile 19 names (5 inputs first), then 3 shared inputs and 6 shared outputs
+        // (`golden::soc::SocCycle::ports`).
+        let n_in = 5;
+        debug_assert!(names[0] == "cmd_valid$0" && names[4] == "cfg_wdata$0");
+        let mut inputs = Vec::new();
+        let mut outputs = Vec::new();
+        for k in 0..p.tiles {
+            let base = k * 19;
+            inputs.extend(names[base..base + n_in].iter().cloned());
+            outputs.extend(names[base + n_in..base + 19].iter().cloned());
+        }
+        let shared = p.tiles * 19;
+        inputs.extend(names[shared..shared + 3].iter().cloned());
+        outputs.extend(names[shared + 3..].iter().cloned());
+        let backdoor = [
+            "bd_we",
+            "bd_addr",
+            "bd_wdata_lo",
+            "bd_wdata_hi",
+            "bd_rdata_lo",
+            "bd_rdata_hi",
+        ]
+        .map(String::from)
+        .to_vec();
+        Ok(SocBlock {
+            p,
+            shapes: shapes.to_vec(),
+            throttles: throttles.to_vec(),
+            seed,
+            shift,
+            gold,
+            jobs,
+            idle_at,
+            stats: SocStats {
+                golden_cycles: idle_at,
+                ..Default::default()
+            },
+            inputs,
+            outputs,
+            backdoor,
+            scratch: Vec::new(),
+        })
+    }
+
+    fn build(
+        p: golden::soc::SocParams,
+        shapes: &[golden::compile::GemmShape],
+        throttles: &[(usize, ThrottleConfig)],
+        seed: u64,
+        shift: u8,
+    ) -> Result<(golden::soc::MocaSoc, Vec<golden::compile::GemmJob>), golden::soc::SocError> {
+        let mut gold = golden::soc::MocaSoc::new(p)?;
+        let jobs = golden::soc::place_gemms(&mut gold, shapes, shift, 127, seed)?;
+        for (k, cfg) in throttles {
+            gold.configure_throttle(*k, cfg)?;
+        }
+        Ok((gold, jobs))
+    }
+
+    /// Cycles until the golden SoC is idle, plus one (the run length to use).
+    pub fn cycles(&self) -> u64 {
+        self.idle_at + 1
+    }
+
+    /// Results so far (complete after a run without a mismatch).
+    pub fn stats(&self) -> &SocStats {
+        &self.stats
+    }
+
+    fn rows_used(&self) -> u32 {
+        self.jobs
+            .last()
+            .map_or(0, |j| j.program.layout.end() as u32)
+    }
+}
+
+impl CosimBlock for SocBlock {
+    fn name(&self) -> &str {
+        "soc"
+    }
+    fn input_names(&self) -> &[String] {
+        &self.inputs
+    }
+    fn output_names(&self) -> &[String] {
+        &self.outputs
+    }
+    fn step(&mut self, inputs: &mut [u64], outputs: &mut [u64]) {
+        self.scratch.clear();
+        self.gold.step().ports(&mut self.scratch);
+        let (mut i, mut o) = (0, 0);
+        let n = self.p.tiles;
+        for (idx, (_, v)) in self.scratch.iter().enumerate() {
+            let is_input = if idx < n * 19 {
+                idx % 19 < 5
+            } else {
+                idx < n * 19 + 3
+            };
+            if is_input {
+                inputs[i] = *v;
+                i += 1;
+            } else {
+                outputs[o] = *v;
+                o += 1;
+            }
+        }
+        if self.gold.is_idle() && self.stats.per_tile_cycles.is_empty() {
+            self.stats.per_tile_cycles = (0..n)
+                .map(|k| self.gold.tile_perf(k).map_or(0, |p| p.finish_cycle))
+                .collect();
+        }
+    }
+    fn reset(&mut self) {
+        let (gold, jobs) =
+            Self::build(self.p, &self.shapes, &self.throttles, self.seed, self.shift)
+                .expect("parameters checked by new");
+        self.gold = gold;
+        self.jobs = jobs;
+        self.stats = SocStats {
+            golden_cycles: self.idle_at,
+            ..Default::default()
+        };
+    }
+    fn backdoor_ports(&self) -> &[String] {
+        &self.backdoor
+    }
+    fn prologue(&mut self, rtl: &mut dyn BackDoor) -> Result<(), SimError> {
+        let d = self.p.tile.dim;
+        let rows = self.rows_used();
+        let data = self
+            .gold
+            .mem_read(0, rows as usize)
+            .expect("layout inside memory");
+        for (r, row) in data.chunks(d).enumerate() {
+            let mut v = 0u128;
+            for (j, &x) in row.iter().enumerate() {
+                v |= u128::from(x as u8) << (8 * j);
+            }
+            rtl.set("bd_we", 1)?;
+            rtl.set("bd_addr", r as u64)?;
+            rtl.set("bd_wdata_lo", v as u64)?;
+            rtl.set("bd_wdata_hi", (v >> 64) as u64)?;
+            rtl.tick();
+        }
+        rtl.set("bd_we", 0)
+    }
+    fn epilogue(&mut self, rtl: &mut dyn BackDoor) -> Result<(), SimError> {
+        let d = self.p.tile.dim;
+        let mut ok = true;
+        for j in &self.jobs {
+            let l = &j.program.layout;
+            let mut rows = Vec::with_capacity(l.c_rows() * d);
+            for r in 0..l.c_rows() {
+                rtl.set("bd_addr", u64::from(l.c_base) + r as u64)?;
+                let v = u128::from(rtl.get("bd_rdata_lo")?)
+                    | (u128::from(rtl.get("bd_rdata_hi")?) << 64);
+                rows.extend((0..d).map(|x| (v >> (8 * x)) as u8 as i8));
+            }
+            let expected = j.expected();
+            ok &= l.unpack_c(&rows) == expected;
+            ok &= j.output_ok(&self.gold).unwrap_or(false);
+        }
+        self.stats.data_ok = Some(ok);
+        // The RTL matched every port up to here; it is idle too.
+        let mut idle = true;
+        for k in 0..self.p.tiles {
+            idle &= rtl.get(&format!("idle${k}"))? == 1;
+        }
+        self.stats.rtl_cycles = idle.then_some(self.idle_at);
+        Ok(())
     }
 }

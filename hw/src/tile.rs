@@ -1,0 +1,992 @@
+//! MoCA accelerator tile RTL: command queue with decode and bounds check, in-order issue with a
+//! scoreboard, a load unit with four slots, a DIM x DIM int8 MAC array (output stationary) and a
+//! store unit with shift and saturation, behind one DMA request port.
+//!
+//! The specification is the golden twin `golden::tile` (timing table in `docs/TILE.md`); the
+//! SoC (`crate::soc`) wires tiles to their `MemThrottle`s, the `BusArbiter` and the shared
+//! memory. `DIM` and the storage sizes are run-time parameters (Vec lengths and constants);
+//! rows are carried as `Bits<128>` (`MAX_DIM` int8 lanes, lane `j` in bits `8j+7..8j`).
+//!
+//! # Storage
+//! [`RowMem`] is a memory of run-time depth with two combinational read ports and one write
+//! port (written at the clock edge), emitted as a Verilog array. The scratchpad is one
+//! `RowMem<128>` (reads: the executing `COMPUTE`'s A and B rows; write: the arriving DMA beat);
+//! the accumulator is one `RowMem<32>` per lane (reads: the execute unit's read-modify-write
+//! and the store unit's conversion; write: the execute unit). [`DelayLine`] is a run-time
+//! depth delay (a circular buffer) used by the SoC for the memory read latency.
+
+use golden::spec::{self, tile as ts};
+use golden::tile::TileParams;
+use rust_hdl::prelude::*;
+
+/// A scratchpad / memory row: `MAX_DIM` int8 lanes.
+pub type Row = Bits<{ ts::MAX_DIM * 8 }>;
+/// Addresses inside the tile (rows of any storage, memory rows).
+pub type Addr = Bits<32>;
+/// Row address of a [`RowMem`].
+pub type MemAddr = Bits<{ ts::MEM_ADDR_BITS }>;
+
+fn signals<D: Direction, T: Synth>(n: usize) -> Vec<Signal<D, T>> {
+    (0..n).map(|_| Signal::default()).collect()
+}
+
+fn dffs<T: Synth>(n: usize) -> Vec<DFF<T>> {
+    (0..n).map(|_| DFF::default()).collect()
+}
+
+fn konst<const N: usize>(v: u64) -> Constant<Bits<N>> {
+    Constant::new(Bits::from(v))
+}
+
+/// A memory of `rows` words of `W` bits: two combinational read ports (`ra0`/`rd0`,
+/// `ra1`/`rd1`) and one write port (`we`, `wa`, `wd`) written at the rising clock edge.
+/// Contents start at zero; out-of-range reads give 0 and out-of-range writes are ignored.
+#[derive(LogicBlock)]
+pub struct RowMem<const W: usize> {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Read port 0 address.
+    pub ra0: Signal<In, MemAddr>,
+    /// Read port 0 data (combinational).
+    pub rd0: Signal<Out, Bits<W>>,
+    /// Read port 1 address.
+    pub ra1: Signal<In, MemAddr>,
+    /// Read port 1 data (combinational).
+    pub rd1: Signal<Out, Bits<W>>,
+    /// Write enable.
+    pub we: Signal<In, Bit>,
+    /// Write address.
+    pub wa: Signal<In, MemAddr>,
+    /// Write data.
+    pub wd: Signal<In, Bits<W>>,
+    _rows: usize,
+    _sim: Vec<Bits<W>>,
+}
+
+impl<const W: usize> RowMem<W> {
+    /// A zeroed memory of `rows` words.
+    pub fn new(rows: usize) -> Self {
+        Self {
+            clock: Default::default(),
+            ra0: Default::default(),
+            rd0: Default::default(),
+            ra1: Default::default(),
+            rd1: Default::default(),
+            we: Default::default(),
+            wa: Default::default(),
+            wd: Default::default(),
+            _rows: rows,
+            _sim: vec![Bits::default(); rows],
+        }
+    }
+
+    /// Number of words.
+    pub fn rows(&self) -> usize {
+        self._rows
+    }
+
+    /// Simulation back door: the word at `row` (0 outside the memory).
+    pub fn peek(&self, row: usize) -> Bits<W> {
+        self._sim.get(row).copied().unwrap_or_default()
+    }
+
+    fn read(&self, a: MemAddr) -> Bits<W> {
+        self.peek(a.index())
+    }
+}
+
+impl<const W: usize> Logic for RowMem<W> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() && self.we.val() {
+            let a = self.wa.val().index();
+            if a < self._rows {
+                self._sim[a] = self.wd.val();
+            }
+        }
+        self.rd0.next = self.read(self.ra0.val());
+        self.rd1.next = self.read(self.ra1.val());
+    }
+
+    fn connect(&mut self) {
+        self.rd0.connect();
+        self.rd1.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(format!(
+            "\
+reg [{w}:0] mem [0:{last}];
+integer i;
+initial begin
+   for (i = 0; i <= {last}; i = i + 1) mem[i] = {W}'d0;
+end
+always @(posedge clock) begin
+   if (we && wa <= {last}) mem[wa] <= wd;
+end
+always @(*) begin
+   rd0 = (ra0 <= {last}) ? mem[ra0] : {W}'d0;
+   rd1 = (ra1 <= {last}) ? mem[ra1] : {W}'d0;
+end
+",
+            w = W - 1,
+            last = self._rows - 1,
+        ))
+    }
+}
+
+/// A delay of `depth` clock cycles (1..=1024): `q` in cycle `t` is `d` of cycle `t - depth`
+/// (0 before). A circular buffer with one pointer, emitted as a Verilog array.
+#[derive(LogicBlock)]
+pub struct DelayLine<const W: usize> {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Input.
+    pub d: Signal<In, Bits<W>>,
+    /// Output (`d` delayed by `depth` cycles).
+    pub q: Signal<Out, Bits<W>>,
+    _depth: usize,
+    _ptr: usize,
+    _sim: Vec<Bits<W>>,
+}
+
+impl<const W: usize> DelayLine<W> {
+    /// A delay line of `depth` cycles (at least 1).
+    pub fn new(depth: usize) -> Self {
+        let depth = depth.max(1);
+        Self {
+            clock: Default::default(),
+            d: Default::default(),
+            q: Default::default(),
+            _depth: depth,
+            _ptr: 0,
+            _sim: vec![Bits::default(); depth],
+        }
+    }
+}
+
+impl<const W: usize> Logic for DelayLine<W> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            self._sim[self._ptr] = self.d.val();
+            self._ptr = (self._ptr + 1) % self._depth;
+        }
+        self.q.next = self._sim[self._ptr];
+    }
+
+    fn connect(&mut self) {
+        self.q.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(format!(
+            "\
+reg [{w}:0] line [0:{last}];
+reg [10:0] ptr;
+integer i;
+initial begin
+   ptr = 11'd0;
+   for (i = 0; i <= {last}; i = i + 1) line[i] = {W}'d0;
+end
+always @(posedge clock) begin
+   line[ptr] <= d;
+   if (ptr == 11'd{last}) ptr <= 11'd0; else ptr <= ptr + 11'd1;
+end
+always @(*) q = line[ptr];
+",
+            w = W - 1,
+            last = self._depth - 1,
+        ))
+    }
+}
+
+/// One processing element: an int32 partial sum updated with the exact product of two int8
+/// values (sign-extended to 16 bits, 16x16 multiply, low 16 bits sign-extended to 32).
+#[derive(LogicBlock)]
+pub struct Pe {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// `A[i][k]`.
+    pub a: Signal<In, Bits<8>>,
+    /// `B[k][j]`.
+    pub b: Signal<In, Bits<8>>,
+    /// Update this cycle.
+    pub en: Signal<In, Bit>,
+    /// Overwrite instead of adding (`k = 0`).
+    pub first: Signal<In, Bit>,
+    /// The partial sum.
+    pub sum: Signal<Out, Bits<32>>,
+    acc: DFF<Bits<32>>,
+    a16: Signal<Local, Bits<16>>,
+    b16: Signal<Local, Bits<16>>,
+    prod: Signal<Local, Bits<32>>,
+    p16: Signal<Local, Bits<16>>,
+    p32: Signal<Local, Bits<32>>,
+    ext16: Constant<Bits<16>>,
+    ext32: Constant<Bits<32>>,
+}
+
+impl Default for Pe {
+    fn default() -> Self {
+        Self {
+            clock: Default::default(),
+            a: Default::default(),
+            b: Default::default(),
+            en: Default::default(),
+            first: Default::default(),
+            sum: Default::default(),
+            acc: Default::default(),
+            a16: Default::default(),
+            b16: Default::default(),
+            prod: Default::default(),
+            p16: Default::default(),
+            p32: Default::default(),
+            ext16: konst(0xFF00),
+            ext32: konst(0xFFFF_0000),
+        }
+    }
+}
+
+impl Logic for Pe {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, acc);
+        self.a16.next = bit_cast::<16, 8>(self.a.val());
+        if self.a.val().get_bit(7) {
+            self.a16.next = bit_cast::<16, 8>(self.a.val()) | self.ext16.val();
+        }
+        self.b16.next = bit_cast::<16, 8>(self.b.val());
+        if self.b.val().get_bit(7) {
+            self.b16.next = bit_cast::<16, 8>(self.b.val()) | self.ext16.val();
+        }
+        self.prod.next = self.a16.val() * self.b16.val();
+        self.p16.next = bit_cast::<16, 32>(self.prod.val());
+        self.p32.next = bit_cast::<32, 16>(self.p16.val());
+        if self.p16.val().get_bit(15) {
+            self.p32.next = bit_cast::<32, 16>(self.p16.val()) | self.ext32.val();
+        }
+        if self.en.val() {
+            if self.first.val() {
+                self.acc.d.next = self.p32.val();
+            } else {
+                self.acc.d.next = self.acc.q.val() + self.p32.val();
+            }
+        }
+        self.sum.next = self.acc.q.val();
+    }
+}
+
+/// One column `j` of the MAC array: `DIM` PEs holding `C[i][j]`, `i < DIM`. In an update
+/// cycle (`en`) PE `i` takes `a_row` lane `i` (`A[i][k]`) and `b_row` lane `j` (`B[k][j]`).
+/// `out` is the partial sum of row `wb_row`.
+#[derive(LogicBlock)]
+pub struct PeColumn {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Scratchpad row `a+k`: lane `i` is `A[i][k]`.
+    pub a_row: Signal<In, Row>,
+    /// Scratchpad row `b+k`: lane `j` is `B[k][j]`.
+    pub b_row: Signal<In, Row>,
+    /// Rank-1 update this cycle.
+    pub en: Signal<In, Bit>,
+    /// First update (`k = 0`): overwrite instead of adding.
+    pub first: Signal<In, Bit>,
+    /// Row selected on `out`.
+    pub wb_row: Signal<In, Bits<8>>,
+    /// Partial sum of row `wb_row`.
+    pub out: Signal<Out, Bits<32>>,
+    /// The PEs, one per row.
+    pub pe: Vec<Pe>,
+    b8: Signal<Local, Bits<8>>,
+    b_shift: Constant<Bits<8>>,
+    row_id: Vec<Constant<Bits<8>>>,
+}
+
+impl PeColumn {
+    /// Column `j` of a `dim` x `dim` array.
+    pub fn new(dim: usize, j: usize) -> Self {
+        Self {
+            clock: Default::default(),
+            a_row: Default::default(),
+            b_row: Default::default(),
+            en: Default::default(),
+            first: Default::default(),
+            wb_row: Default::default(),
+            out: Default::default(),
+            pe: (0..dim).map(|_| Pe::default()).collect(),
+            b8: Default::default(),
+            b_shift: konst((8 * j) as u64),
+            row_id: (0..dim).map(|i| konst(i as u64)).collect(),
+        }
+    }
+}
+
+impl Logic for PeColumn {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.b8.next = bit_cast::<8, 128>(self.b_row.val() >> self.b_shift.val());
+        self.out.next = 0.into();
+        for i in 0..self.pe.len() {
+            self.pe[i].clock.next = self.clock.val();
+            self.pe[i].a.next = self.a_row.val().get_bits::<8>(i * 8);
+            self.pe[i].b.next = self.b8.val();
+            self.pe[i].en.next = self.en.val();
+            self.pe[i].first.next = self.first.val();
+            if self.wb_row.val() == self.row_id[i].val() {
+                self.out.next = self.pe[i].sum.val();
+            }
+        }
+    }
+}
+
+/// The `STORE` conversion of one lane: arithmetic right shift by `shift`, saturation to int8,
+/// placed in its lane of a row (`row` is zero outside the lane).
+#[derive(LogicBlock)]
+pub struct Requant {
+    /// Accumulator value (int32).
+    pub x: Signal<In, Bits<32>>,
+    /// Shift (0..=31).
+    pub shift: Signal<In, Bits<5>>,
+    /// The int8 result in its lane.
+    pub row: Signal<Out, Row>,
+    sh: Signal<Local, Bits<32>>,
+    ext: Signal<Local, Bits<32>>,
+    y: Signal<Local, Bits<8>>,
+    lane_shift: Constant<Bits<8>>,
+    c_ones: Constant<Bits<32>>,
+    c_sign: Constant<Bits<32>>,
+    c_hi: Constant<Bits<32>>,
+    c_lo: Constant<Bits<32>>,
+}
+
+impl Requant {
+    /// The converter of lane `j`.
+    pub fn new(j: usize) -> Self {
+        Self {
+            x: Default::default(),
+            shift: Default::default(),
+            row: Default::default(),
+            sh: Default::default(),
+            ext: Default::default(),
+            y: Default::default(),
+            lane_shift: konst((8 * j) as u64),
+            c_ones: konst(0xFFFF_FFFF),
+            c_sign: konst(0x8000_0000),
+            // 127 and -128 with the sign bit flipped (signed compares as unsigned).
+            c_hi: konst(0x8000_007F),
+            c_lo: konst(0x7FFF_FF80),
+        }
+    }
+}
+
+impl Logic for Requant {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.sh.next = self.x.val() >> bit_cast::<32, 5>(self.shift.val());
+        self.ext.next = self.sh.val();
+        if self.x.val().get_bit(31) {
+            self.ext.next =
+                self.sh.val() | !(self.c_ones.val() >> bit_cast::<32, 5>(self.shift.val()));
+        }
+        self.y.next = bit_cast::<8, 32>(self.ext.val());
+        if (self.ext.val() ^ self.c_sign.val()) > self.c_hi.val() {
+            self.y.next = 0x7F.into();
+        }
+        if (self.ext.val() ^ self.c_sign.val()) < self.c_lo.val() {
+            self.y.next = 0x80.into();
+        }
+        self.row.next = bit_cast::<128, 8>(self.y.val()) << self.lane_shift.val();
+    }
+}
+
+/// The tile. Ports first; `update()` implements `golden::tile::Tile` with the timing of
+/// `docs/TILE.md`.
+#[derive(LogicBlock)]
+pub struct Tile {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Host: a command word is presented.
+    pub cmd_valid: Signal<In, Bit>,
+    /// Host: the command word.
+    pub cmd_word: Signal<In, Bits<{ ts::CMD_BITS }>>,
+    /// Host: the queue has room (fewer than 16 commands at the start of the cycle).
+    pub cmd_ready: Signal<Out, Bit>,
+    /// DMA request valid (towards the throttle's `up_valid`).
+    pub dma_valid: Signal<Out, Bit>,
+    /// DMA request beats (1..=4).
+    pub dma_beats: Signal<Out, Bits<{ spec::BEATS_BITS }>>,
+    /// DMA request address (memory row; bit 31 set for a write).
+    pub dma_addr: Signal<Out, Bits<{ spec::ADDR_BITS }>>,
+    /// The throttle accepts the request (`up_ready`): it fires.
+    pub dma_ready: Signal<In, Bit>,
+    /// A read beat for this tile arrives (written to the scratchpad at the end of the cycle).
+    pub rd_valid: Signal<In, Bit>,
+    /// The arriving read beat.
+    pub rd_data: Signal<In, Row>,
+    /// The converted accumulator row of the store unit's current write beat.
+    pub st_wdata: Signal<Out, Row>,
+    /// The queue head issues this cycle.
+    pub issue: Signal<Out, Bit>,
+    /// Commands queued (cycle start).
+    pub q_count: Signal<Out, Bits<5>>,
+    /// Load slots in use (cycle start).
+    pub ld_count: Signal<Out, Bits<3>>,
+    /// Execute unit busy.
+    pub ex_busy: Signal<Out, Bit>,
+    /// Store unit busy.
+    pub st_busy: Signal<Out, Bit>,
+    /// Nothing queued or in flight.
+    pub idle: Signal<Out, Bit>,
+    /// Sticky: a host word was dropped.
+    pub cmd_error: Signal<Out, Bit>,
+    /// Scratchpad.
+    pub sp: RowMem<128>,
+    /// Accumulator, one memory per lane.
+    pub acc: Vec<RowMem<32>>,
+    /// The MAC array, one block per column.
+    pub cols: Vec<PeColumn>,
+    /// The store conversion, one block per lane.
+    pub conv: Vec<Requant>,
+    // Command queue.
+    queue: Vec<DFF<Bits<{ ts::CMD_BITS }>>>,
+    q_head: DFF<Bits<4>>,
+    q_tail: DFF<Bits<4>>,
+    q_cnt: DFF<Bits<5>>,
+    err: DFF<Bit>,
+    // Load slots (a circular FIFO).
+    ld_valid: Vec<DFF<Bit>>,
+    ld_mem: Vec<DFF<Addr>>,
+    ld_sp: Vec<DFF<Addr>>,
+    ld_rows: Vec<DFF<Addr>>,
+    ld_sent: Vec<DFF<Addr>>,
+    ld_head: DFF<Bits<2>>,
+    ld_tail: DFF<Bits<2>>,
+    ld_req: DFF<Bits<2>>,
+    ld_cnt: DFF<Bits<3>>,
+    ld_arr: DFF<Addr>,
+    // Execute unit.
+    ex_on: DFF<Bit>,
+    ex_a: DFF<Addr>,
+    ex_b: DFF<Addr>,
+    ex_c: DFF<Addr>,
+    ex_acc: DFF<Bit>,
+    ex_cnt: DFF<Bits<8>>,
+    // Store unit.
+    st_on: DFF<Bit>,
+    st_acc: DFF<Addr>,
+    st_mem: DFF<Addr>,
+    st_rows: DFF<Addr>,
+    st_sent: DFF<Addr>,
+    st_shift: DFF<Bits<5>>,
+    wr_rem: DFF<Bits<3>>,
+    wr_row: DFF<Addr>,
+    // DMA hold register: 0 none, 1 load, 2 store.
+    hold: DFF<Bits<2>>,
+    // Decode of the host word.
+    i_op: Signal<Local, Bits<4>>,
+    i_rows: Signal<Local, Addr>,
+    i_local: Signal<Local, Addr>,
+    i_b: Signal<Local, Addr>,
+    i_c: Signal<Local, Addr>,
+    i_mem: Signal<Local, Addr>,
+    i_res_dma: Signal<Local, Bit>,
+    i_ok: Signal<Local, Bit>,
+    push: Signal<Local, Bit>,
+    // Decode of the queue head.
+    hw: Signal<Local, Bits<{ ts::CMD_BITS }>>,
+    h_op: Signal<Local, Bits<4>>,
+    h_rows: Signal<Local, Addr>,
+    h_local: Signal<Local, Addr>,
+    h_b: Signal<Local, Addr>,
+    h_c: Signal<Local, Addr>,
+    h_mem: Signal<Local, Addr>,
+    sc: Vec<Signal<Local, Bit>>,
+    can: Signal<Local, Bit>,
+    iss_ld: Signal<Local, Bit>,
+    ld_done: Signal<Local, Bit>,
+    // DMA request.
+    st_left: Signal<Local, Addr>,
+    st_beats: Signal<Local, Addr>,
+    st_v: Signal<Local, Bit>,
+    lr_valid: Signal<Local, Bit>,
+    lr_mem: Signal<Local, Addr>,
+    lr_rows: Signal<Local, Addr>,
+    lr_sent: Signal<Local, Addr>,
+    lr_left: Signal<Local, Addr>,
+    lr_beats: Signal<Local, Addr>,
+    lr_v: Signal<Local, Bit>,
+    use_st: Signal<Local, Bit>,
+    use_ld: Signal<Local, Bit>,
+    valid: Signal<Local, Bit>,
+    fire: Signal<Local, Bit>,
+    // Head slot (arrivals).
+    hd_sp: Signal<Local, Addr>,
+    hd_rows: Signal<Local, Addr>,
+    // Execute and store data path.
+    wb_i: Signal<Local, Addr>,
+    sa: Signal<Local, Addr>,
+    sa24: Signal<Local, MemAddr>,
+    wb_addr: Signal<Local, MemAddr>,
+    pk: Vec<Signal<Local, Row>>,
+    // Constants.
+    c_dim: Constant<Addr>,
+    c_last: Constant<Bits<8>>,
+    c_dim8: Constant<Bits<8>>,
+    c_sp_rows: Constant<Addr>,
+    c_acc_rows: Constant<Addr>,
+    c_mem_rows: Constant<Addr>,
+    c_four: Constant<Addr>,
+    c_wflag: Constant<Addr>,
+    c_depth: Constant<Bits<5>>,
+    op_load: Constant<Bits<4>>,
+    op_compute: Constant<Bits<4>>,
+    op_store: Constant<Bits<4>>,
+    op_fence: Constant<Bits<4>>,
+    qid: Vec<Constant<Bits<4>>>,
+    sid: Vec<Constant<Bits<2>>>,
+}
+
+impl Tile {
+    /// A tile with parameters `p` attached to a memory of `mem_rows` rows.
+    pub fn new(p: &TileParams, mem_rows: u32) -> Self {
+        let d = p.dim;
+        let a = |v: u64| konst::<32>(v);
+        Self {
+            clock: Default::default(),
+            cmd_valid: Default::default(),
+            cmd_word: Default::default(),
+            cmd_ready: Default::default(),
+            dma_valid: Default::default(),
+            dma_beats: Default::default(),
+            dma_addr: Default::default(),
+            dma_ready: Default::default(),
+            rd_valid: Default::default(),
+            rd_data: Default::default(),
+            st_wdata: Default::default(),
+            issue: Default::default(),
+            q_count: Default::default(),
+            ld_count: Default::default(),
+            ex_busy: Default::default(),
+            st_busy: Default::default(),
+            idle: Default::default(),
+            cmd_error: Default::default(),
+            sp: RowMem::new(p.sp_rows as usize),
+            acc: (0..d).map(|_| RowMem::new(p.acc_rows as usize)).collect(),
+            cols: (0..d).map(|j| PeColumn::new(d, j)).collect(),
+            conv: (0..d).map(Requant::new).collect(),
+            queue: dffs(ts::QUEUE_DEPTH),
+            q_head: Default::default(),
+            q_tail: Default::default(),
+            q_cnt: Default::default(),
+            err: Default::default(),
+            ld_valid: dffs(ts::LOAD_SLOTS),
+            ld_mem: dffs(ts::LOAD_SLOTS),
+            ld_sp: dffs(ts::LOAD_SLOTS),
+            ld_rows: dffs(ts::LOAD_SLOTS),
+            ld_sent: dffs(ts::LOAD_SLOTS),
+            ld_head: Default::default(),
+            ld_tail: Default::default(),
+            ld_req: Default::default(),
+            ld_cnt: Default::default(),
+            ld_arr: Default::default(),
+            ex_on: Default::default(),
+            ex_a: Default::default(),
+            ex_b: Default::default(),
+            ex_c: Default::default(),
+            ex_acc: Default::default(),
+            ex_cnt: Default::default(),
+            st_on: Default::default(),
+            st_acc: Default::default(),
+            st_mem: Default::default(),
+            st_rows: Default::default(),
+            st_sent: Default::default(),
+            st_shift: Default::default(),
+            wr_rem: Default::default(),
+            wr_row: Default::default(),
+            hold: Default::default(),
+            i_op: Default::default(),
+            i_rows: Default::default(),
+            i_local: Default::default(),
+            i_b: Default::default(),
+            i_c: Default::default(),
+            i_mem: Default::default(),
+            i_res_dma: Default::default(),
+            i_ok: Default::default(),
+            push: Default::default(),
+            hw: Default::default(),
+            h_op: Default::default(),
+            h_rows: Default::default(),
+            h_local: Default::default(),
+            h_b: Default::default(),
+            h_c: Default::default(),
+            h_mem: Default::default(),
+            sc: signals(ts::LOAD_SLOTS),
+            can: Default::default(),
+            iss_ld: Default::default(),
+            ld_done: Default::default(),
+            st_left: Default::default(),
+            st_beats: Default::default(),
+            st_v: Default::default(),
+            lr_valid: Default::default(),
+            lr_mem: Default::default(),
+            lr_rows: Default::default(),
+            lr_sent: Default::default(),
+            lr_left: Default::default(),
+            lr_beats: Default::default(),
+            lr_v: Default::default(),
+            use_st: Default::default(),
+            use_ld: Default::default(),
+            valid: Default::default(),
+            fire: Default::default(),
+            hd_sp: Default::default(),
+            hd_rows: Default::default(),
+            wb_i: Default::default(),
+            sa: Default::default(),
+            sa24: Default::default(),
+            wb_addr: Default::default(),
+            pk: signals(d + 1),
+            c_dim: a(d as u64),
+            c_last: konst((2 * d - 1) as u64),
+            c_dim8: konst(d as u64),
+            c_sp_rows: a(u64::from(p.sp_rows)),
+            c_acc_rows: a(u64::from(p.acc_rows)),
+            c_mem_rows: a(u64::from(mem_rows)),
+            c_four: a(u64::from(ts::MAX_REQ_ROWS)),
+            c_wflag: a(u64::from(ts::WRITE_FLAG)),
+            c_depth: konst(ts::QUEUE_DEPTH as u64),
+            op_load: konst(u64::from(ts::OP_LOAD)),
+            op_compute: konst(u64::from(ts::OP_COMPUTE)),
+            op_store: konst(u64::from(ts::OP_STORE)),
+            op_fence: konst(u64::from(ts::OP_FENCE)),
+            qid: (0..ts::QUEUE_DEPTH).map(|i| konst(i as u64)).collect(),
+            sid: (0..ts::LOAD_SLOTS).map(|i| konst(i as u64)).collect(),
+        }
+    }
+
+    /// Array dimension.
+    pub fn dim(&self) -> usize {
+        self.cols.len()
+    }
+}
+
+impl Logic for Tile {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self, clock, q_head, q_tail, q_cnt, err, ld_head, ld_tail, ld_req, ld_cnt, ld_arr,
+            ex_on, ex_a, ex_b, ex_c, ex_acc, ex_cnt, st_on, st_acc, st_mem, st_rows, st_sent,
+            st_shift, wr_rem, wr_row, hold
+        );
+        self.sp.clock.next = self.clock.val();
+        for i in 0..self.queue.len() {
+            self.queue[i].clock.next = self.clock.val();
+            self.queue[i].d.next = self.queue[i].q.val();
+        }
+        for i in 0..self.ld_valid.len() {
+            self.ld_valid[i].clock.next = self.clock.val();
+            self.ld_valid[i].d.next = self.ld_valid[i].q.val();
+            self.ld_mem[i].clock.next = self.clock.val();
+            self.ld_mem[i].d.next = self.ld_mem[i].q.val();
+            self.ld_sp[i].clock.next = self.clock.val();
+            self.ld_sp[i].d.next = self.ld_sp[i].q.val();
+            self.ld_rows[i].clock.next = self.clock.val();
+            self.ld_rows[i].d.next = self.ld_rows[i].q.val();
+            self.ld_sent[i].clock.next = self.clock.val();
+            self.ld_sent[i].d.next = self.ld_sent[i].q.val();
+        }
+
+        // ---- Host word: decode and bounds check (golden `Command::decode`, `check_bounds`).
+        self.i_op.next = self.cmd_word.val().get_bits::<4>(60);
+        self.i_rows.next = bit_cast::<32, 12>(self.cmd_word.val().get_bits::<12>(42));
+        self.i_local.next = bit_cast::<32, 14>(self.cmd_word.val().get_bits::<14>(28));
+        self.i_b.next = bit_cast::<32, 14>(self.cmd_word.val().get_bits::<14>(14));
+        self.i_c.next = bit_cast::<32, 14>(self.cmd_word.val().get_bits::<14>(0));
+        self.i_mem.next = bit_cast::<32, 24>(self.cmd_word.val().get_bits::<24>(0));
+        self.i_res_dma.next =
+            (self.cmd_word.val().get_bits::<4>(24) != 0) | self.cmd_word.val().get_bit(59);
+        self.i_ok.next = false;
+        if self.i_op.val() == self.op_load.val() {
+            self.i_ok.next = !self.i_res_dma.val()
+                & (self.cmd_word.val().get_bits::<5>(54) == 0)
+                & (self.i_rows.val() != 0)
+                & ((self.i_local.val() + self.i_rows.val()) <= self.c_sp_rows.val())
+                & ((self.i_mem.val() + self.i_rows.val()) <= self.c_mem_rows.val());
+        }
+        if self.i_op.val() == self.op_compute.val() {
+            self.i_ok.next = (self.cmd_word.val().get_bits::<17>(42) == 0)
+                & ((self.i_local.val() + self.c_dim.val()) <= self.c_sp_rows.val())
+                & ((self.i_b.val() + self.c_dim.val()) <= self.c_sp_rows.val())
+                & ((self.i_c.val() + self.c_dim.val()) <= self.c_acc_rows.val());
+        }
+        if self.i_op.val() == self.op_store.val() {
+            self.i_ok.next = !self.i_res_dma.val()
+                & (self.i_rows.val() != 0)
+                & ((self.i_local.val() + self.i_rows.val()) <= self.c_acc_rows.val())
+                & ((self.i_mem.val() + self.i_rows.val()) <= self.c_mem_rows.val());
+        }
+        if self.i_op.val() == self.op_fence.val() {
+            self.i_ok.next = self.cmd_word.val().get_bits::<60>(0) == 0;
+        }
+        self.cmd_ready.next = self.q_cnt.q.val() != self.c_depth.val();
+        self.push.next = self.cmd_valid.val() & (self.q_cnt.q.val() != self.c_depth.val());
+        if self.push.val() & !self.i_ok.val() {
+            self.err.d.next = true;
+        }
+        for i in 0..self.queue.len() {
+            if self.push.val() & self.i_ok.val() & (self.q_tail.q.val() == self.qid[i].val()) {
+                self.queue[i].d.next = self.cmd_word.val();
+            }
+        }
+        if self.push.val() & self.i_ok.val() {
+            self.q_tail.d.next = self.q_tail.q.val() + 1;
+        }
+
+        // ---- Queue head and issue rules.
+        self.hw.next = 0.into();
+        for i in 0..self.queue.len() {
+            if self.q_head.q.val() == self.qid[i].val() {
+                self.hw.next = self.queue[i].q.val();
+            }
+        }
+        self.h_op.next = self.hw.val().get_bits::<4>(60);
+        self.h_rows.next = bit_cast::<32, 12>(self.hw.val().get_bits::<12>(42));
+        self.h_local.next = bit_cast::<32, 14>(self.hw.val().get_bits::<14>(28));
+        self.h_b.next = bit_cast::<32, 14>(self.hw.val().get_bits::<14>(14));
+        self.h_c.next = bit_cast::<32, 14>(self.hw.val().get_bits::<14>(0));
+        self.h_mem.next = bit_cast::<32, 24>(self.hw.val().get_bits::<24>(0));
+        // RAW of a COMPUTE's A or B rows against each load slot.
+        for i in 0..self.ld_valid.len() {
+            self.sc[i].next = self.ld_valid[i].q.val()
+                & (((self.h_local.val() < (self.ld_sp[i].q.val() + self.ld_rows[i].q.val()))
+                    & (self.ld_sp[i].q.val() < (self.h_local.val() + self.c_dim.val())))
+                    | ((self.h_b.val() < (self.ld_sp[i].q.val() + self.ld_rows[i].q.val()))
+                        & (self.ld_sp[i].q.val() < (self.h_b.val() + self.c_dim.val()))));
+        }
+        self.can.next = false;
+        if self.h_op.val() == self.op_load.val() {
+            self.can.next = (self.ld_cnt.q.val() != 4)
+                & !(self.ex_on.q.val()
+                    & (((self.h_local.val() < (self.ex_a.q.val() + self.c_dim.val()))
+                        & (self.ex_a.q.val() < (self.h_local.val() + self.h_rows.val())))
+                        | ((self.h_local.val() < (self.ex_b.q.val() + self.c_dim.val()))
+                            & (self.ex_b.q.val() < (self.h_local.val() + self.h_rows.val())))));
+        }
+        if self.h_op.val() == self.op_compute.val() {
+            self.can.next = !self.ex_on.q.val()
+                & !(self.sc[0].val() | self.sc[1].val() | self.sc[2].val() | self.sc[3].val())
+                & !(self.st_on.q.val()
+                    & (self.h_c.val() < (self.st_acc.q.val() + self.st_rows.q.val()))
+                    & (self.st_acc.q.val() < (self.h_c.val() + self.c_dim.val())));
+        }
+        if self.h_op.val() == self.op_store.val() {
+            self.can.next = !self.st_on.q.val()
+                & !(self.ex_on.q.val()
+                    & (self.h_local.val() < (self.ex_c.q.val() + self.c_dim.val()))
+                    & (self.ex_c.q.val() < (self.h_local.val() + self.h_rows.val())));
+        }
+        if self.h_op.val() == self.op_fence.val() {
+            self.can.next = (self.ld_cnt.q.val() == 0) & !self.ex_on.q.val() & !self.st_on.q.val();
+        }
+        self.issue.next = self.can.val() & (self.q_cnt.q.val() != 0);
+        if self.issue.val() {
+            self.q_head.d.next = self.q_head.q.val() + 1;
+        }
+        self.q_cnt.d.next = self.q_cnt.q.val();
+        if self.issue.val() & !(self.push.val() & self.i_ok.val()) {
+            self.q_cnt.d.next = self.q_cnt.q.val() - 1;
+        }
+        if !self.issue.val() & self.push.val() & self.i_ok.val() {
+            self.q_cnt.d.next = self.q_cnt.q.val() + 1;
+        }
+
+        // ---- DMA request: the held one, else the store's, else the oldest load's.
+        self.st_left.next = self.st_rows.q.val() - self.st_sent.q.val();
+        self.st_beats.next = self.st_left.val();
+        if self.st_left.val() > self.c_four.val() {
+            self.st_beats.next = self.c_four.val();
+        }
+        self.st_v.next = self.st_on.q.val() & (self.st_sent.q.val() < self.st_rows.q.val());
+        self.lr_valid.next = false;
+        self.lr_mem.next = 0.into();
+        self.lr_rows.next = 0.into();
+        self.lr_sent.next = 0.into();
+        self.hd_sp.next = 0.into();
+        self.hd_rows.next = 0.into();
+        for i in 0..self.ld_valid.len() {
+            if self.ld_req.q.val() == self.sid[i].val() {
+                self.lr_valid.next = self.ld_valid[i].q.val();
+                self.lr_mem.next = self.ld_mem[i].q.val();
+                self.lr_rows.next = self.ld_rows[i].q.val();
+                self.lr_sent.next = self.ld_sent[i].q.val();
+            }
+            if self.ld_head.q.val() == self.sid[i].val() {
+                self.hd_sp.next = self.ld_sp[i].q.val();
+                self.hd_rows.next = self.ld_rows[i].q.val();
+            }
+        }
+        self.lr_left.next = self.lr_rows.val() - self.lr_sent.val();
+        self.lr_beats.next = self.lr_left.val();
+        if self.lr_left.val() > self.c_four.val() {
+            self.lr_beats.next = self.c_four.val();
+        }
+        self.lr_v.next = self.lr_valid.val() & (self.lr_sent.val() < self.lr_rows.val());
+        self.use_st.next = (self.hold.q.val() == 2) | ((self.hold.q.val() == 0) & self.st_v.val());
+        self.use_ld.next = (self.hold.q.val() == 1)
+            | ((self.hold.q.val() == 0) & !self.st_v.val() & self.lr_v.val());
+        self.valid.next =
+            (self.use_st.val() & self.st_v.val()) | (self.use_ld.val() & self.lr_v.val());
+        self.dma_valid.next = self.valid.val();
+        self.dma_beats.next = 0.into();
+        self.dma_addr.next = 0.into();
+        if self.use_st.val() & self.st_v.val() {
+            self.dma_beats.next = bit_cast::<3, 32>(self.st_beats.val());
+            self.dma_addr.next = (self.st_mem.q.val() + self.st_sent.q.val()) | self.c_wflag.val();
+        }
+        if self.use_ld.val() & self.lr_v.val() {
+            self.dma_beats.next = bit_cast::<3, 32>(self.lr_beats.val());
+            self.dma_addr.next = self.lr_mem.val() + self.lr_sent.val();
+        }
+        self.fire.next = self.valid.val() & self.dma_ready.val();
+        self.hold.d.next = 0.into();
+        if self.valid.val() & !self.dma_ready.val() {
+            self.hold.d.next = 1.into();
+            if self.use_st.val() {
+                self.hold.d.next = 2.into();
+            }
+        }
+
+        // ---- Load unit: request bookkeeping, arrivals, issue.
+        for i in 0..self.ld_valid.len() {
+            if self.fire.val() & self.use_ld.val() & (self.ld_req.q.val() == self.sid[i].val()) {
+                self.ld_sent[i].d.next = self.ld_sent[i].q.val() + self.lr_beats.val();
+            }
+        }
+        if self.fire.val()
+            & self.use_ld.val()
+            & ((self.lr_sent.val() + self.lr_beats.val()) == self.lr_rows.val())
+        {
+            self.ld_req.d.next = self.ld_req.q.val() + 1;
+        }
+        self.sp.we.next = self.rd_valid.val();
+        self.sp.wa.next = bit_cast::<24, 32>(self.hd_sp.val() + self.ld_arr.q.val());
+        self.sp.wd.next = self.rd_data.val();
+        self.ld_done.next = self.rd_valid.val() & ((self.ld_arr.q.val() + 1) == self.hd_rows.val());
+        if self.rd_valid.val() {
+            self.ld_arr.d.next = self.ld_arr.q.val() + 1;
+        }
+        if self.ld_done.val() {
+            self.ld_arr.d.next = 0.into();
+            self.ld_head.d.next = self.ld_head.q.val() + 1;
+        }
+        self.iss_ld.next = self.issue.val() & (self.h_op.val() == self.op_load.val());
+        for i in 0..self.ld_valid.len() {
+            if self.ld_done.val() & (self.ld_head.q.val() == self.sid[i].val()) {
+                self.ld_valid[i].d.next = false;
+            }
+            if self.iss_ld.val() & (self.ld_tail.q.val() == self.sid[i].val()) {
+                self.ld_valid[i].d.next = true;
+                self.ld_mem[i].d.next = self.h_mem.val();
+                self.ld_sp[i].d.next = self.h_local.val();
+                self.ld_rows[i].d.next = self.h_rows.val();
+                self.ld_sent[i].d.next = 0.into();
+            }
+        }
+        if self.iss_ld.val() {
+            self.ld_tail.d.next = self.ld_tail.q.val() + 1;
+        }
+        self.ld_cnt.d.next = self.ld_cnt.q.val();
+        if self.iss_ld.val() & !self.ld_done.val() {
+            self.ld_cnt.d.next = self.ld_cnt.q.val() + 1;
+        }
+        if !self.iss_ld.val() & self.ld_done.val() {
+            self.ld_cnt.d.next = self.ld_cnt.q.val() - 1;
+        }
+
+        // ---- Execute unit: D rank-1 updates, then D accumulator write-backs.
+        self.wb_i.next = bit_cast::<32, 8>(self.ex_cnt.q.val() - self.c_dim8.val());
+        self.sp.ra0.next =
+            bit_cast::<24, 32>(self.ex_a.q.val() + bit_cast::<32, 8>(self.ex_cnt.q.val()));
+        self.sp.ra1.next =
+            bit_cast::<24, 32>(self.ex_b.q.val() + bit_cast::<32, 8>(self.ex_cnt.q.val()));
+        if self.ex_on.q.val() {
+            self.ex_cnt.d.next = self.ex_cnt.q.val() + 1;
+            if self.ex_cnt.q.val() == self.c_last.val() {
+                self.ex_on.d.next = false;
+            }
+        }
+        // Store unit: the accumulator row of the current write beat.
+        self.sa.next = self.st_acc.q.val() + self.st_sent.q.val();
+        if self.wr_rem.q.val() != 0 {
+            self.sa.next = self.wr_row.q.val();
+        }
+        self.wb_addr.next = bit_cast::<24, 32>(self.ex_c.q.val() + self.wb_i.val());
+        self.sa24.next = bit_cast::<24, 32>(self.sa.val());
+        self.pk[0].next = 0.into();
+        for j in 0..self.cols.len() {
+            self.cols[j].clock.next = self.clock.val();
+            self.cols[j].a_row.next = self.sp.rd0.val();
+            self.cols[j].b_row.next = self.sp.rd1.val();
+            self.cols[j].en.next = self.ex_on.q.val() & (self.ex_cnt.q.val() < self.c_dim8.val());
+            self.cols[j].first.next = self.ex_cnt.q.val() == 0;
+            self.cols[j].wb_row.next = bit_cast::<8, 32>(self.wb_i.val());
+            self.acc[j].clock.next = self.clock.val();
+            self.acc[j].ra0.next = self.wb_addr.val();
+            self.acc[j].wa.next = self.wb_addr.val();
+            self.acc[j].we.next = self.ex_on.q.val() & (self.ex_cnt.q.val() >= self.c_dim8.val());
+            self.acc[j].wd.next = self.cols[j].out.val();
+            if self.ex_acc.q.val() {
+                self.acc[j].wd.next = self.acc[j].rd0.val() + self.cols[j].out.val();
+            }
+            self.acc[j].ra1.next = self.sa24.val();
+            self.conv[j].x.next = self.acc[j].rd1.val();
+            self.conv[j].shift.next = self.st_shift.q.val();
+            self.pk[j + 1].next = self.pk[j].val() | self.conv[j].row.val();
+            self.st_wdata.next = self.pk[j + 1].val();
+        }
+
+        // ---- Store unit: requests, write beats, completion.
+        if self.fire.val() & self.use_st.val() {
+            self.st_sent.d.next = self.st_sent.q.val() + self.st_beats.val();
+            self.wr_rem.d.next = bit_cast::<3, 32>(self.st_beats.val() - 1);
+            self.wr_row.d.next = self.st_acc.q.val() + self.st_sent.q.val() + 1;
+            if (self.st_beats.val() == 1) & ((self.st_sent.q.val() + 1) == self.st_rows.q.val()) {
+                self.st_on.d.next = false;
+            }
+        } else if self.wr_rem.q.val() != 0 {
+            self.wr_rem.d.next = self.wr_rem.q.val() - 1;
+            self.wr_row.d.next = self.wr_row.q.val() + 1;
+            if (self.wr_rem.q.val() == 1) & (self.st_sent.q.val() == self.st_rows.q.val()) {
+                self.st_on.d.next = false;
+            }
+        }
+
+        // ---- Issue of COMPUTE and STORE.
+        if self.issue.val() & (self.h_op.val() == self.op_compute.val()) {
+            self.ex_on.d.next = true;
+            self.ex_a.d.next = self.h_local.val();
+            self.ex_b.d.next = self.h_b.val();
+            self.ex_c.d.next = self.h_c.val();
+            self.ex_acc.d.next = self.hw.val().get_bit(59);
+            self.ex_cnt.d.next = 0.into();
+        }
+        if self.issue.val() & (self.h_op.val() == self.op_store.val()) {
+            self.st_on.d.next = true;
+            self.st_acc.d.next = self.h_local.val();
+            self.st_mem.d.next = self.h_mem.val();
+            self.st_rows.d.next = self.h_rows.val();
+            self.st_sent.d.next = 0.into();
+            self.st_shift.d.next = self.hw.val().get_bits::<5>(54);
+            self.wr_rem.d.next = 0.into();
+        }
+
+        // ---- Status.
+        self.q_count.next = self.q_cnt.q.val();
+        self.ld_count.next = self.ld_cnt.q.val();
+        self.ex_busy.next = self.ex_on.q.val();
+        self.st_busy.next = self.st_on.q.val();
+        self.idle.next = (self.q_cnt.q.val() == 0)
+            & (self.ld_cnt.q.val() == 0)
+            & !self.ex_on.q.val()
+            & !self.st_on.q.val();
+        self.cmd_error.next = self.err.q.val();
+    }
+}
