@@ -46,6 +46,8 @@ lint-rtl:
 	$(MOCA_DEV) lint
 	$(MOCA_DEV) lint --block arbiter --ports 1
 	$(MOCA_DEV) lint --block arbiter --ports 16
+	$(MOCA_DEV) lint --block soc --tiles 1 --dim 16
+	$(MOCA_DEV) lint --block soc --tiles 4 --dim 2
 
 ## demo: the main job on its defaults: RTL, lint, the throttle's rate, co-simulation, and a
 ## multi-tenant experiment.

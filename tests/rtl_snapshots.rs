@@ -24,3 +24,17 @@ fn emission_is_deterministic_and_parameterised() {
     assert!(hw::emit::arbiter(0).is_err());
     assert!(hw::emit::arbiter(17).is_err());
 }
+
+#[test]
+fn soc_verilog_small_configuration() {
+    // Two tiles, DIM 2, minimal scratchpad/accumulator, 64 memory rows, latency 2.
+    let mut p = golden::soc::SocParams::new(2, 2).unwrap();
+    p.tile.sp_rows = 8;
+    p.tile.acc_rows = 4;
+    p.mem_rows = 64;
+    p.latency = 2;
+    p.validate().unwrap();
+    let v = hw::emit::soc(&p).unwrap();
+    assert_eq!(v.top, "moca_soc_t2_d2");
+    insta::assert_snapshot!("moca_soc_t2_d2", v.text);
+}

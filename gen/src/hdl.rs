@@ -19,13 +19,58 @@ pub enum Block {
     Throttle,
     /// `BusArbiter`: N requesters to one memory port.
     Arbiter,
+    /// `MocaSoc`: N accelerator tiles, their throttles, the arbiter and shared memory.
+    Soc,
 }
 
-/// Emit the Verilog of `block` (`ports` is used by the arbiter).
-pub fn emit(block: Block, ports: u16) -> Result<VerilogTop> {
+/// The SoC's shape (used by `--block soc`).
+#[derive(Args, Clone, Debug)]
+pub struct SocShape {
+    /// SoC: number of tiles (1..=16).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub tiles: u16,
+    /// SoC: systolic array dimension DIM (2..=16).
+    #[arg(long, default_value_t = spec::tile::DEFAULT_DIM as u16,
+          value_parser = clap::value_parser!(u16).range(2..=16))]
+    pub dim: u16,
+    /// SoC: scratchpad rows per tile (4*DIM..=16384; default 64*DIM).
+    #[arg(long)]
+    pub sp_rows: Option<u32>,
+    /// SoC: accumulator rows per tile (2*DIM..=16384; default 16*DIM).
+    #[arg(long)]
+    pub acc_rows: Option<u32>,
+    /// SoC: shared-memory rows (1..=16777216).
+    #[arg(long, default_value_t = 4096)]
+    pub mem_rows: u32,
+    /// SoC: memory read latency in cycles (1..=1024).
+    #[arg(long, default_value_t = spec::tile::DEFAULT_MEM_LATENCY)]
+    pub latency: u32,
+}
+
+impl SocShape {
+    /// Validated SoC parameters (bad values are usage errors naming the range).
+    pub fn params(&self) -> Result<golden::soc::SocParams> {
+        let dim = usize::from(self.dim);
+        let mut p = golden::soc::SocParams::new(usize::from(self.tiles), dim).map_err(usage)?;
+        if let Some(r) = self.sp_rows {
+            p.tile.sp_rows = r;
+        }
+        if let Some(r) = self.acc_rows {
+            p.tile.acc_rows = r;
+        }
+        p.mem_rows = self.mem_rows;
+        p.latency = self.latency;
+        p.validate().map_err(usage)?;
+        Ok(p)
+    }
+}
+
+/// Emit the Verilog of `block` (`ports` is used by the arbiter, `soc` by the SoC).
+pub fn emit(block: Block, ports: u16, soc: &SocShape) -> Result<VerilogTop> {
     Ok(match block {
         Block::Throttle => hw::emit::throttle(),
         Block::Arbiter => hw::emit::arbiter(usize::from(ports)).map_err(usage)?,
+        Block::Soc => hw::emit::soc(&soc.params()?).map_err(usage)?,
     })
 }
 
@@ -45,6 +90,9 @@ pub struct GenArgs {
     #[arg(long, default_value_t = spec::DEFAULT_PORTS as u16,
           value_parser = clap::value_parser!(u16).range(1..=16))]
     pub ports: u16,
+    /// SoC shape.
+    #[command(flatten)]
+    pub soc: SocShape,
     /// Output directory (created if missing).
     #[arg(short, long = "out", value_name = "DIR")]
     pub out: PathBuf,
@@ -66,6 +114,9 @@ pub struct LintArgs {
     #[arg(long, default_value_t = spec::DEFAULT_PORTS as u16,
           value_parser = clap::value_parser!(u16).range(1..=16))]
     pub ports: u16,
+    /// SoC shape.
+    #[command(flatten)]
+    pub soc: SocShape,
     /// Keep the linted files in this directory (default: a temporary directory).
     #[arg(short, long = "out", value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -97,7 +148,7 @@ fn write_top(dir: &Path, top: &VerilogTop) -> Result<PathBuf> {
 
 /// `moca gen`.
 pub fn gen_cmd(a: &GenArgs) -> Result<ExitCode> {
-    let top = emit(a.block, a.ports)?;
+    let top = emit(a.block, a.ports, &a.soc)?;
     let path = write_top(&a.out, &top)?;
     println!("{}", path.display());
     Ok(ExitCode::SUCCESS)
@@ -165,13 +216,13 @@ pub fn lint_cmd(a: &LintArgs) -> Result<ExitCode> {
     let dir = work.path();
     let blocks = match a.block {
         Some(b) => vec![b],
-        None => vec![Block::Throttle, Block::Arbiter],
+        None => vec![Block::Throttle, Block::Arbiter, Block::Soc],
     };
     let waivers = dir.join("waivers.vlt");
     tools::write_file(&waivers, WAIVERS)?;
     let mut failed = false;
     for b in blocks {
-        let top = emit(b, a.ports)?;
+        let top = emit(b, a.ports, &a.soc)?;
         let path = write_top(dir, &top)?;
         let diags = lint_file(&path, &top.top, &waivers)?;
         for d in &diags {

@@ -57,6 +57,9 @@ pub struct SynthArgs {
     #[arg(long, default_value_t = spec::DEFAULT_PORTS as u16,
           value_parser = clap::value_parser!(u16).range(1..=16))]
     pub ports: u16,
+    /// SoC shape.
+    #[command(flatten)]
+    pub soc: crate::hdl::SocShape,
     /// Target technology.
     #[arg(long, value_enum, default_value_t = Target::Generic)]
     pub target: Target,
@@ -327,7 +330,7 @@ pub fn synthesize(
 
 /// `moca synth`.
 pub fn synth_cmd(a: &SynthArgs) -> Result<ExitCode> {
-    let top = emit(a.block, a.ports)?;
+    let top = emit(a.block, a.ports, &a.soc)?;
     let work = WorkDir::new(a.out.as_deref())?;
     let r = synthesize(&top.text, &top.top, "clock", a.target, work.path())?;
     if a.json {

@@ -115,17 +115,17 @@ impl<const W: usize> Logic for RowMem<W> {
     fn hdl(&self) -> Verilog {
         Verilog::Custom(format!(
             "\
-reg [{w}:0] mem [0:{last}];
+reg [{w}:0] words [0:{last}];
 integer i;
 initial begin
-   for (i = 0; i <= {last}; i = i + 1) mem[i] = {W}'d0;
+   for (i = 0; i <= {last}; i = i + 1) words[i] = {W}'d0;
 end
 always @(posedge clock) begin
-   if (we && wa <= {last}) mem[wa] <= wd;
+   if (we && wa <= {last}) words[wa] <= wd;
 end
 always @(*) begin
-   rd0 = (ra0 <= {last}) ? mem[ra0] : {W}'d0;
-   rd1 = (ra1 <= {last}) ? mem[ra1] : {W}'d0;
+   rd0 = (ra0 <= {last}) ? words[ra0] : {W}'d0;
+   rd1 = (ra1 <= {last}) ? words[ra1] : {W}'d0;
 end
 ",
             w = W - 1,
