@@ -60,6 +60,9 @@ demo: deps
 	@echo; echo "== Co-simulation: Verilator RTL vs golden, cycle by cycle =="
 	$(MOCA) cosim --block throttle --demand random --cycles 200000 --seed 1
 	$(MOCA) cosim --block arbiter --ports 4 --cycles 200000 --seed 1
+	$(MOCA) cosim --block soc --tiles 2 --dim 4 --gemm 8x64x16,12x20x8 --throttle 0:200:20 --seed 1
+	@echo; echo "== The MoCA effect in RTL: tile 1's latency alone, beside an unthrottled and a throttled tile 0 =="
+	$(MOCA) effect
 	@echo; echo "== MoCA runtime: registers for a contended layer =="
 	$(MOCA) runtime --network resnet50 --layer 1 --co-runner resnet50:3 --co-runner yolov2:0 --co-runner alexnet:7
 	@echo; echo "== Multi-tenant experiment: workload set C, QoS M, 250 tasks =="

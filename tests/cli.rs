@@ -240,3 +240,129 @@ fn prove_reports_a_line_per_property() {
     let o = moca(&["prove", "--block", "throttle", "--depth", "0"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn cosim_soc_json_checks_the_matrices() {
+    let o = moca(&[
+        "cosim",
+        "--block",
+        "soc",
+        "--tiles",
+        "2",
+        "--dim",
+        "4",
+        "--gemm",
+        "8x12x8,5x3x9",
+        "--throttle",
+        "0:100:10",
+        "--seed",
+        "3",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["block"], "soc", "{v}");
+    assert_eq!(v["mismatches"], 0, "{v}");
+    assert_eq!(v["data_ok"], true, "{v}");
+    assert_eq!(v["seed"], 3, "{v}");
+    assert_eq!(v["rtl_cycles"], v["golden_cycles"], "{v}");
+    let per_tile: Vec<u64> = v["per_tile_cycles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .collect();
+    assert_eq!(per_tile.len(), 2, "{v}");
+    assert_eq!(
+        per_tile.iter().max().copied(),
+        v["golden_cycles"].as_u64(),
+        "{v}"
+    );
+    assert_eq!(
+        v["cycles"].as_u64(),
+        v["golden_cycles"].as_u64().map(|c| c + 1)
+    );
+    for k in ["rtl_cycles_per_s", "golden_cycles_per_s"] {
+        assert!(v[k].as_f64().unwrap() > 0.0, "{k}: {v}");
+    }
+    // Human output: per-tile cycles and the data verdict; a tile without a GEMM stays idle.
+    let o = moca(&[
+        "cosim",
+        "--block",
+        "soc",
+        "--tiles",
+        "3",
+        "--gemm",
+        "8x12x8,5x3x9",
+        "--seed",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("moca cosim: seed 3"), "{out}");
+    assert!(out.contains("tile 2: idle"), "{out}");
+    assert!(out.contains("equal the reference matmul"), "{out}");
+}
+
+#[test]
+fn cosim_soc_bad_input_exits_2_naming_the_range() {
+    for (args, want) in [
+        (&["--tiles", "17", "--gemm", "4x4x4"][..], "allowed 1..=16"),
+        (
+            &["--dim", "17", "--gemm", "4x4x4"][..],
+            "dim=17 is out of range: allowed 2..=16",
+        ),
+        (
+            &["--latency", "0", "--gemm", "4x4x4"][..],
+            "allowed 1..=1024",
+        ),
+        (
+            &["--tiles", "1", "--gemm", "4x4x4,4x4x4"][..],
+            "allowed 1..=1 GEMMs",
+        ),
+        (
+            &["--tiles", "2", "--gemm", "4x4x4", "--throttle", "5:100:10"][..],
+            "allowed 0..=1",
+        ),
+        (
+            &["--gemm", "4x4x4", "--throttle", "0:1:10"][..],
+            "WINDOW=1 is out of range",
+        ),
+        (&["--gemm", "4x4"][..], "IxJxK"),
+    ] {
+        let o = moca(&[&["cosim", "--block", "soc"][..], args].concat());
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+    let o = moca(&["effect", "--dim", "1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("allowed 2..=16"), "{}", stderr(&o));
+}
+
+#[test]
+fn effect_json_throttling_tile_0_speeds_up_tile_1() {
+    let o = moca(&["effect", "--json"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["identical"], true, "{v}");
+    let lat = |run: &str| {
+        assert_eq!(v[run]["rtl"], v[run]["golden"], "{run}: {v}");
+        assert_eq!(v[run]["ok"], true, "{run}: {v}");
+        v[run]["rtl"].as_u64().unwrap()
+    };
+    let (alone, corun, throttled) = (lat("alone"), lat("unthrottled"), lat("throttled"));
+    assert!(corun > alone, "{v}");
+    assert!(throttled < corun, "{v}");
+    assert!(throttled >= alone, "{v}");
+    // The table has the three latencies side by side for RTL and golden.
+    let o = moca(&["effect"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let rtl = out.lines().find(|l| l.starts_with("RTL")).unwrap();
+    let gold = out.lines().find(|l| l.starts_with("golden")).unwrap();
+    assert_eq!(
+        rtl.split_whitespace().skip(1).collect::<Vec<_>>(),
+        [alone, corun, throttled].map(|c| c.to_string())
+    );
+    assert_eq!(rtl[8..], gold[8..], "{out}");
+}

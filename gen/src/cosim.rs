@@ -9,21 +9,28 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use golden::arbiter::Policy;
 use golden::cfg::{ThrottleConfig, check_ports};
+use golden::compile::GemmShape;
+use golden::soc::SocParams;
 use golden::spec;
 use golden::stimulus::Demand;
+use golden::tile::TileParams;
 use serde_json::{Value, json};
-use sim::cosim::{self, ArbiterBlock, CosimOptions, CosimReport, ThrottleBlock};
+use sim::cosim::{
+    self, ArbiterBlock, CosimOptions, CosimReport, SocBlock, SocStats, ThrottleBlock,
+};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// A block that can be co-simulated. (`soc` will join when the SoC top is emitted.)
+/// A block that can be co-simulated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum CosimTarget {
     /// `MemThrottle`: the per-tile memory-access rate limiter.
     Throttle,
     /// `BusArbiter`: N requesters to one memory port.
     Arbiter,
+    /// `MocaSoc`: N tiles running one GEMM each, throttles, arbiter, shared memory.
+    Soc,
 }
 
 /// Arbitration policy written at start-up.
@@ -77,8 +84,12 @@ pub const DEFAULT_TARGET: i64 = 25;
     is compared by name. The first mismatch stops the run with the cycle, the signal, both \
     values, the last 32 cycles of both as a table and a VCD around it (exit 1).\n\n\
     The seed is printed; rerun with --seed to reproduce.\n\n\
+    --block soc runs one GEMM per tile (random int8 data from the seed; tiles without a GEMM \
+    stay idle) until every tile is idle, then checks every output matrix read from the RTL's \
+    memory (and the golden one) against a plain reference matmul (exit 1 if one differs).\n\n\
     Examples:\n  moca cosim --block throttle --window 100 --target 25 --cycles 1000000\n  \
-    moca cosim --block arbiter --ports 8 --policy fixed --seed 7 --json"
+    moca cosim --block arbiter --ports 8 --policy fixed --seed 7 --json\n  \
+    moca cosim --block soc --tiles 2 --dim 4 --gemm 16x24x8,9x5x30 --throttle 0:200:20"
 )]
 pub struct CosimArgs {
     /// Block to co-simulate.
@@ -103,7 +114,27 @@ pub struct CosimArgs {
     /// Throttle demand pattern (default random). Throttle only.
     #[arg(long, value_enum)]
     pub demand: Option<DemandArg>,
-    /// Cycles to simulate (at least 1).
+    /// SoC tiles (1..=16; default: one per GEMM). SoC only.
+    #[arg(long)]
+    pub tiles: Option<i64>,
+    /// SoC systolic array dimension DIM (2..=16; default 4). SoC only.
+    #[arg(long)]
+    pub dim: Option<i64>,
+    /// GEMMs `IxJxK` (comma-separated or repeated), one per tile from tile 0. SoC only.
+    #[arg(long, value_name = "IxJxK", value_delimiter = ',')]
+    pub gemm: Vec<String>,
+    /// Throttle a tile: `TILE:WINDOW:TARGET` (repeatable; configured before its first
+    /// command). SoC only.
+    #[arg(long, value_name = "TILE:W:T", num_args = 1..)]
+    pub throttle: Vec<String>,
+    /// Shared-memory read latency in cycles (1..=1024; default 16). SoC only.
+    #[arg(long)]
+    pub latency: Option<i64>,
+    /// STORE right shift before int8 saturation (0..=31; default 7 + ceil(log2 Kmax)/2, which
+    /// keeps typical outputs inside int8). SoC only.
+    #[arg(long)]
+    pub shift: Option<i64>,
+    /// Cycles to simulate (at least 1). Throttle and arbiter only (the SoC runs until idle).
     #[arg(long, default_value_t = 1_000_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub cycles: u64,
@@ -155,7 +186,22 @@ impl Scenario {
                 Ok(())
             }
         };
+        if a.block != CosimTarget::Soc {
+            for (flag, set) in [
+                ("tiles", a.tiles.is_some()),
+                ("dim", a.dim.is_some()),
+                ("gemm", !a.gemm.is_empty()),
+                ("throttle", !a.throttle.is_empty()),
+                ("latency", a.latency.is_some()),
+                ("shift", a.shift.is_some()),
+            ] {
+                only(flag, set, "soc")?;
+            }
+        }
         match a.block {
+            CosimTarget::Soc => Err(usage(
+                "--block soc is a SoC scenario (see SocScenario::from_args)",
+            )),
             CosimTarget::Throttle => {
                 only("ports", a.ports.is_some(), "arbiter")?;
                 only("policy", a.policy.is_some(), "arbiter")?;
@@ -294,11 +340,10 @@ pub fn clock_seed() -> u64 {
     (nanos as u64) ^ ((nanos >> 64) as u64) ^ u64::from(std::process::id()).rotate_left(32)
 }
 
-/// The whole result as one JSON object (the `--json` interface).
-pub fn to_json(s: &Scenario, seed: u64, o: &Outcome) -> Value {
-    let r = &o.report;
-    let mut v = json!({
-        "block": s.block(),
+/// The engine's report as the JSON fields every block shares.
+fn report_json(block: &str, seed: u64, r: &CosimReport, reproduce: String) -> Value {
+    json!({
+        "block": block,
         "top": r.top,
         "cycles": r.cycles,
         "requested_cycles": r.requested,
@@ -323,14 +368,25 @@ pub fn to_json(s: &Scenario, seed: u64, o: &Outcome) -> Value {
             })).collect::<Vec<_>>(),
             "vcd": m.vcd.as_ref().map(|p| p.display().to_string()),
         })),
-        "reproduce": s.command(seed, r.requested),
-    });
+        "reproduce": reproduce,
+    })
+}
+
+/// Add the fields of the objects in `extra` to the object `v`.
+fn extend_json(v: &mut Value, extra: &[&Value]) {
     let obj = v.as_object_mut().expect("object");
-    for src in [&o.stats, &s.json_params()] {
+    for src in extra {
         if let Some(m) = src.as_object() {
             obj.extend(m.clone());
         }
     }
+}
+
+/// The whole result as one JSON object (the `--json` interface).
+pub fn to_json(s: &Scenario, seed: u64, o: &Outcome) -> Value {
+    let r = &o.report;
+    let mut v = report_json(s.block(), seed, r, s.command(seed, r.requested));
+    extend_json(&mut v, &[&o.stats, &s.json_params()]);
     v
 }
 
@@ -373,6 +429,9 @@ fn check_vcd_path(p: &Path) -> Result<()> {
 
 /// `moca cosim`.
 pub fn cosim_cmd(a: &CosimArgs) -> Result<ExitCode> {
+    if a.block == CosimTarget::Soc {
+        return soc_cmd(a);
+    }
     let s = Scenario::from_args(a)?;
     if let Some(p) = &a.vcd {
         check_vcd_path(p)?;
@@ -433,6 +492,325 @@ pub fn cosim_cmd(a: &CosimArgs) -> Result<ExitCode> {
     })
 }
 
+/// Memory rows of the SoC used for `--block soc`: at least this many (so that small runs share
+/// one Verilator build), else the next power of two that holds every GEMM.
+pub const SOC_MIN_MEM_ROWS: u32 = 8192;
+
+/// `value` as a checked parameter: `name=value is out of range: allowed lo..=hi` otherwise
+/// (the message format of `golden`'s range errors).
+pub fn in_range(name: &str, value: i64, lo: i64, hi: i64) -> Result<i64> {
+    if (lo..=hi).contains(&value) {
+        Ok(value)
+    } else {
+        Err(usage(format!(
+            "{name}={value} is out of range: allowed {lo}..={hi}"
+        )))
+    }
+}
+
+/// A validated `--block soc` scenario (everything but the seed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocScenario {
+    /// Tiles, DIM, memory rows, latency.
+    pub params: SocParams,
+    /// One GEMM per tile from tile 0 (fewer than the tiles: the rest stay idle).
+    pub shapes: Vec<GemmShape>,
+    /// Throttled tiles, configured before their first command.
+    pub throttles: Vec<(usize, ThrottleConfig)>,
+    /// `STORE` shift.
+    pub shift: u8,
+}
+
+/// The default `STORE` shift for GEMMs whose largest K is `kmax`: `7 + ceil(log2 kmax)/2`
+/// (a sum of K random int8 products is typically `~5500*sqrt(K)`; this maps it to ~20..50).
+pub fn default_shift(kmax: usize) -> u8 {
+    let log2 = kmax.max(1).next_power_of_two().trailing_zeros() as usize;
+    (7 + log2.div_ceil(2)).min(spec::tile::MAX_SHIFT as usize) as u8
+}
+
+fn shape_str(g: &GemmShape) -> String {
+    format!("{}x{}x{}", g.i, g.j, g.k)
+}
+
+impl SocScenario {
+    /// Validate the SoC flags of `moca cosim` (usage errors name the allowed range).
+    pub fn from_args(a: &CosimArgs) -> Result<Self> {
+        for (flag, set) in [
+            ("ports", a.ports.is_some()),
+            ("policy", a.policy.is_some()),
+            ("window", a.window.is_some()),
+            ("target", a.target.is_some()),
+            ("burst", a.burst.is_some()),
+            ("demand", a.demand.is_some()),
+        ] {
+            if set {
+                return Err(usage(format!(
+                    "--{flag} does not apply to --block soc (use --throttle TILE:W:T)"
+                )));
+            }
+        }
+        if a.gemm.is_empty() {
+            return Err(usage("--block soc needs --gemm IxJxK[,IxJxK...]"));
+        }
+        let shapes = a
+            .gemm
+            .iter()
+            .map(|g| g.parse::<GemmShape>().map_err(usage))
+            .collect::<Result<Vec<_>>>()?;
+        let max_tiles = spec::MAX_PORTS as i64;
+        let tiles = in_range(
+            "tiles",
+            a.tiles.unwrap_or(shapes.len() as i64),
+            spec::MIN_PORTS as i64,
+            max_tiles,
+        )? as usize;
+        if shapes.len() > tiles {
+            return Err(usage(format!(
+                "{} GEMMs for {tiles} tiles: one GEMM per tile at most (allowed 1..={tiles} \
+                 GEMMs)",
+                shapes.len()
+            )));
+        }
+        let dim = in_range(
+            "dim",
+            a.dim.unwrap_or(4),
+            spec::tile::MIN_DIM as i64,
+            spec::tile::MAX_DIM as i64,
+        )? as usize;
+        let latency = in_range(
+            "latency",
+            a.latency
+                .unwrap_or(i64::from(spec::tile::DEFAULT_MEM_LATENCY)),
+            i64::from(spec::tile::MIN_MEM_LATENCY),
+            i64::from(spec::tile::MAX_MEM_LATENCY),
+        )? as u32;
+        let shift = match a.shift {
+            Some(v) => in_range("shift", v, 0, i64::from(spec::tile::MAX_SHIFT))? as u8,
+            None => default_shift(shapes.iter().map(|g| g.k).max().unwrap_or(1)),
+        };
+        let mut throttles: Vec<(usize, ThrottleConfig)> = Vec::new();
+        for t in &a.throttle {
+            let bad = || {
+                usage(format!(
+                    "bad --throttle '{t}' (expected TILE:WINDOW:TARGET)"
+                ))
+            };
+            let v: Vec<i64> = t
+                .split(':')
+                .map(|x| x.trim().parse::<i64>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad())?;
+            let [tile, w, tt] = v[..] else {
+                return Err(bad());
+            };
+            let tile = in_range("throttle tile", tile, 0, tiles as i64 - 1)? as usize;
+            if throttles.iter().any(|&(k, _)| k == tile) {
+                return Err(usage(format!("tile {tile} is throttled twice")));
+            }
+            throttles.push((tile, ThrottleConfig::new(w, tt, None).map_err(usage)?));
+        }
+        // Memory: the GEMMs one after another from row 0 (as `place_gemms` lays them out).
+        let mut end = 0u64;
+        for &g in &shapes {
+            let max = u64::from(spec::tile::MAX_MEM_ROWS);
+            let base = u32::try_from(end.min(max)).unwrap_or(u32::MAX);
+            end = golden::compile::Layout::new(dim, g, base).end();
+            if end > max {
+                return Err(usage(format!(
+                    "the GEMMs need {end} or more memory rows: allowed at most {max}"
+                )));
+            }
+        }
+        let mem_rows = (end.max(1).next_power_of_two() as u32).max(SOC_MIN_MEM_ROWS);
+        let params = SocParams {
+            tiles,
+            tile: TileParams::new(dim).map_err(usage)?,
+            mem_rows: mem_rows.min(spec::tile::MAX_MEM_ROWS),
+            latency,
+        };
+        params.validate().map_err(usage)?;
+        Ok(SocScenario {
+            params,
+            shapes,
+            throttles,
+            shift,
+        })
+    }
+
+    /// The `moca cosim` command line that reruns this scenario.
+    pub fn command(&self, seed: u64) -> String {
+        let p = &self.params;
+        let gemms: Vec<String> = self.shapes.iter().map(shape_str).collect();
+        let mut c = format!(
+            "moca cosim --block soc --tiles {} --dim {} --gemm {}",
+            p.tiles,
+            p.tile.dim,
+            gemms.join(",")
+        );
+        for (k, t) in &self.throttles {
+            c += &format!(" --throttle {k}:{}:{}", t.window, t.target);
+        }
+        c + &format!(
+            " --latency {} --shift {} --seed {seed}",
+            p.latency, self.shift
+        )
+    }
+
+    /// Parameters as JSON fields.
+    fn json_params(&self) -> Value {
+        let p = &self.params;
+        json!({
+            "tiles": p.tiles,
+            "dim": p.tile.dim,
+            "latency": p.latency,
+            "mem_rows": p.mem_rows,
+            "shift": self.shift,
+            "gemms": self.shapes.iter().map(shape_str).collect::<Vec<_>>(),
+            "throttles": self.throttles.iter().map(|(k, t)| json!({
+                "tile": k, "window": t.window, "target": t.target, "burst": t.burst,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// A fresh co-simulation block for `seed` (bad GEMMs for this SoC are usage errors).
+    pub fn block(&self, seed: u64) -> Result<SocBlock> {
+        SocBlock::new(self.params, &self.shapes, &self.throttles, seed, self.shift).map_err(usage)
+    }
+}
+
+/// The result of an SoC co-simulation.
+pub struct SocOutcome {
+    /// The engine's report.
+    pub report: CosimReport,
+    /// Cycles, per-tile cycles and the data check.
+    pub stats: SocStats,
+}
+
+impl SocOutcome {
+    /// Every port matched every cycle, the RTL ended idle with the golden model, and every
+    /// output matrix is right.
+    pub fn ok(&self) -> bool {
+        self.report.passed()
+            && self.stats.data_ok == Some(true)
+            && self.stats.rtl_cycles == Some(self.stats.golden_cycles)
+    }
+
+    /// The whole result as one JSON object (the `--json` interface).
+    pub fn to_json(&self, s: &SocScenario, seed: u64) -> Value {
+        let st = &self.stats;
+        let mut v = report_json("soc", seed, &self.report, s.command(seed));
+        let extra = json!({
+            "rtl_cycles": st.rtl_cycles,
+            "golden_cycles": st.golden_cycles,
+            "per_tile_cycles": st.per_tile_cycles,
+            "data_ok": st.data_ok,
+            "passed": self.ok(),
+        });
+        extend_json(&mut v, &[&extra, &s.json_params()]);
+        v
+    }
+}
+
+/// Run `s` with `seed` in Verilator lockstep with the golden SoC until idle (`opts.cycles` is
+/// replaced by the run length), then check the output matrices.
+pub fn run_soc(
+    s: &SocScenario,
+    seed: u64,
+    opts: &CosimOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<SocOutcome> {
+    let v = hw::emit::soc(&s.params).map_err(usage)?;
+    let mut b = s.block(seed)?;
+    let opts = CosimOptions {
+        cycles: b.cycles(),
+        ..opts.clone()
+    };
+    let report =
+        cosim::run(&v.text, &v.top, &mut b, &opts, progress).context("co-simulating the SoC")?;
+    Ok(SocOutcome {
+        report,
+        stats: b.stats().clone(),
+    })
+}
+
+fn soc_cmd(a: &CosimArgs) -> Result<ExitCode> {
+    let s = SocScenario::from_args(a)?;
+    if let Some(p) = &a.vcd {
+        check_vcd_path(p)?;
+    }
+    let seed = a.seed.unwrap_or_else(clock_seed);
+    let opts = CosimOptions {
+        vcd: a.vcd.clone(),
+        mismatch_vcd: Some(std::env::temp_dir().join(format!("moca-cosim-soc-seed{seed}.vcd"))),
+        ..Default::default()
+    };
+    if a.json {
+        if a.seed.is_none() {
+            eprintln!("moca cosim: seed {seed}");
+        }
+    } else {
+        println!("moca cosim: seed {seed} (rerun: {})", s.command(seed));
+    }
+    let o = run_soc(&s, seed, &opts, &mut |_| {})?;
+    let (r, st) = (&o.report, &o.stats);
+    if a.json {
+        println!("{}", o.to_json(&s, seed));
+    } else {
+        let p = &s.params;
+        println!(
+            "soc: {} tiles, DIM {}, memory latency {}, {} memory rows, STORE shift {}",
+            p.tiles, p.tile.dim, p.latency, p.mem_rows, s.shift
+        );
+        for k in 0..p.tiles {
+            let thr = s
+                .throttles
+                .iter()
+                .find(|(t, _)| *t == k)
+                .map_or(String::new(), |(_, c)| {
+                    format!(" (throttled W={} T={})", c.window, c.target)
+                });
+            match s.shapes.get(k) {
+                Some(g) => println!(
+                    "  tile {k}: GEMM {}{thr}: {} cycles",
+                    shape_str(g),
+                    st.per_tile_cycles
+                        .get(k)
+                        .map_or("?".to_string(), u64::to_string)
+                ),
+                None => println!("  tile {k}: idle{thr}"),
+            }
+        }
+        print!("{r}");
+        match st.rtl_cycles {
+            Some(c) => println!(
+                "RTL idle after {c} cycles, golden after {}",
+                st.golden_cycles
+            ),
+            None if r.passed() => println!(
+                "RTL NOT idle when golden was (after {} cycles)",
+                st.golden_cycles
+            ),
+            None => {}
+        }
+        match st.data_ok {
+            Some(true) => println!(
+                "data: all {} output matrices (RTL and golden memory) equal the reference matmul",
+                s.shapes.len()
+            ),
+            Some(false) => println!("data: WRONG output matrix (see the JSON or rerun)"),
+            None => {}
+        }
+        if !o.ok() {
+            println!("reproduce: {}", s.command(seed));
+        }
+    }
+    Ok(if o.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -470,7 +848,7 @@ mod tests {
             Cli::try_parse_from(["cosim", "--block", "throttle", "--cycles", "0"]).is_err(),
             "zero cycles"
         );
-        assert!(Cli::try_parse_from(["cosim", "--block", "soc"]).is_err());
+        assert!(Cli::try_parse_from(["cosim", "--block", "dma"]).is_err());
         let s = Scenario::from_args(&parse(&["--block", "arbiter"])).unwrap();
         assert_eq!(
             s,
@@ -536,5 +914,94 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn soc_usage_msg(args: &[&str]) -> String {
+        let a = parse(&[&["--block", "soc"][..], args].concat());
+        let e = SocScenario::from_args(&a).unwrap_err();
+        assert!(e.downcast_ref::<crate::UsageError>().is_some(), "{e}");
+        e.to_string()
+    }
+
+    #[test]
+    fn soc_flags_are_validated_with_ranges() {
+        assert!(soc_usage_msg(&[]).contains("--gemm"));
+        let g = ["--gemm", "4x4x4"];
+        for (extra, want) in [
+            (
+                &["--tiles", "0"][..],
+                "tiles=0 is out of range: allowed 1..=16",
+            ),
+            (&["--tiles", "17"][..], "allowed 1..=16"),
+            (
+                &["--dim", "17"][..],
+                "dim=17 is out of range: allowed 2..=16",
+            ),
+            (&["--dim", "1"][..], "allowed 2..=16"),
+            (
+                &["--latency", "0"][..],
+                "latency=0 is out of range: allowed 1..=1024",
+            ),
+            (&["--latency", "1025"][..], "allowed 1..=1024"),
+            (&["--shift", "32"][..], "allowed 0..=31"),
+            (
+                &["--tiles", "2", "--throttle", "2:100:10"][..],
+                "allowed 0..=1",
+            ),
+            (&["--throttle", "0:1:10"][..], "WINDOW=1 is out of range"),
+            (&["--throttle", "0:100:0"][..], "TARGET=0"),
+            (&["--throttle", "0:100"][..], "TILE:WINDOW:TARGET"),
+            (&["--window", "100"][..], "does not apply to --block soc"),
+        ] {
+            let msg = soc_usage_msg(&[&g[..], extra].concat());
+            assert!(msg.contains(want), "{extra:?}: {msg}");
+        }
+        let msg = soc_usage_msg(&["--tiles", "1", "--gemm", "4x4x4,2x2x2"]);
+        assert!(msg.contains("allowed 1..=1 GEMMs"), "{msg}");
+        assert!(soc_usage_msg(&["--gemm", "4x4"]).contains("IxJxK"));
+        assert!(soc_usage_msg(&["--gemm", "0x4x4"]).contains("I=0"));
+        assert!(
+            parse(&["--block", "throttle", "--tiles", "2"])
+                .tiles
+                .is_some()
+        );
+        assert!(
+            usage_msg(&["--block", "throttle", "--gemm", "4x4x4"]).contains("soc only"),
+            "soc flags on other blocks"
+        );
+    }
+
+    #[test]
+    fn soc_scenario_defaults_and_command_round_trip() {
+        let a = parse(&[
+            "--block",
+            "soc",
+            "--gemm",
+            "8x8x8,3x5x7",
+            "--tiles",
+            "3",
+            "--throttle",
+            "0:200:20",
+            "--throttle",
+            "2:100:10",
+        ]);
+        let s = SocScenario::from_args(&a).unwrap();
+        assert_eq!(s.params.tiles, 3);
+        assert_eq!(s.params.tile.dim, 4);
+        assert_eq!(s.params.latency, 16);
+        assert_eq!(s.params.mem_rows, SOC_MIN_MEM_ROWS);
+        assert_eq!(s.shift, default_shift(8));
+        assert_eq!(s.throttles.len(), 2);
+        let cmd = s.command(9);
+        let again = parse(&cmd.split(' ').skip(2).collect::<Vec<_>>());
+        assert_eq!(SocScenario::from_args(&again).unwrap(), s);
+        assert_eq!(again.seed, Some(9));
+        // One GEMM: the tile count defaults to 1.
+        let one = SocScenario::from_args(&parse(&["--block", "soc", "--gemm", "2x3x4"])).unwrap();
+        assert_eq!(one.params.tiles, 1);
+        assert_eq!(
+            (default_shift(1), default_shift(20), default_shift(64)),
+            (7, 10, 10)
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! hardware. See `moca --help`.
 
 mod cosim;
+mod effect;
 mod experiments;
 mod fuzz;
 mod hdl;
@@ -57,6 +58,8 @@ enum Command {
     Rate(rate::RateArgs),
     /// Run the emitted RTL in Verilator in lockstep with the golden model.
     Cosim(cosim::CosimArgs),
+    /// The MoCA effect in RTL: tile 1 alone, co-running, co-running with tile 0 throttled.
+    Effect(effect::EffectArgs),
     /// Prove properties of the emitted RTL with yosys' SAT engine (temporal induction).
     Prove(prove::ProveArgs),
     /// Synthesise a block with yosys (and place and route it with nextpnr-ice40).
@@ -80,6 +83,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Regs(a) => hdl::regs_cmd(&a),
         Command::Rate(a) => rate::rate_cmd(&a),
         Command::Cosim(a) => cosim::cosim_cmd(&a),
+        Command::Effect(a) => effect::effect_cmd(&a),
         Command::Synth(a) => synth::synth_cmd(&a),
         Command::Prove(a) => prove::prove_cmd(&a),
         Command::Fuzz(a) => fuzz::fuzz_cmd(&a),

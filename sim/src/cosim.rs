@@ -1408,3 +1408,84 @@ impl CosimBlock for SocBlock {
         Ok(())
     }
 }
+
+/// Drive the RTL alone (no comparison) with `block`'s stimulus from cycle 0: reset the block,
+/// instantiate `model`, run the block's [`prologue`](CosimBlock::prologue), then `cycles`
+/// cycles (set inputs, eval, read, tick). Returns, per cycle, the RTL's values of the `watch`
+/// ports (any RTL port, read after eval). Used to measure quantities on the RTL side itself
+/// (e.g. when each SoC tile goes idle in Verilator) rather than trusting the golden model.
+pub fn rtl_watch<B: CosimBlock + ?Sized>(
+    model: &CompiledModel,
+    block: &mut B,
+    cycles: u64,
+    watch: &[&str],
+) -> Result<Vec<Vec<u64>>, SimError> {
+    let bind = bind(model.ports(), model.top(), block)?;
+    let watched = watch
+        .iter()
+        .map(|n| {
+            model
+                .ports()
+                .iter()
+                .position(|p| p.name == *n)
+                .map(PortId)
+                .ok_or_else(|| SimError::NoSuchPort(n.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut m = model.instantiate()?;
+    block.reset();
+    block.prologue(&mut ModelDoor {
+        m: &mut m,
+        clock: bind.clock,
+    })?;
+    let (mut i, mut o) = (
+        vec![0; block.input_names().len()],
+        vec![0; block.output_names().len()],
+    );
+    let mut rows = Vec::with_capacity(cycles as usize);
+    for _ in 0..cycles {
+        block.step(&mut i, &mut o);
+        for (&id, &v) in bind.inputs.iter().zip(&i) {
+            m.set(id, v);
+        }
+        m.eval();
+        rows.push(watched.iter().map(|&id| m.get(id)).collect());
+        m.tick(bind.clock);
+    }
+    Ok(rows)
+}
+
+impl SocBlock {
+    /// The SoC parameters.
+    pub fn params(&self) -> &golden::soc::SocParams {
+        &self.p
+    }
+
+    /// The GEMMs placed (one per tile, from tile 0): programs and input matrices.
+    pub fn jobs(&self) -> &[golden::compile::GemmJob] {
+        &self.jobs
+    }
+
+    /// The golden SoC in its current state (after a run: idle, results in memory).
+    pub fn golden(&self) -> &golden::soc::MocaSoc {
+        &self.gold
+    }
+
+    /// Per tile, one past the last cycle in which the RTL's `idle$k` was 0 (the RTL's
+    /// counterpart of [`SocStats::per_tile_cycles`]), measured by driving the RTL alone with
+    /// this block's inputs for [`SocBlock::cycles`] cycles ([`rtl_watch`]). Resets the block.
+    pub fn rtl_tile_cycles(&mut self, model: &CompiledModel) -> Result<Vec<u64>, SimError> {
+        let names: Vec<String> = (0..self.p.tiles).map(|k| format!("idle${k}")).collect();
+        let watch: Vec<&str> = names.iter().map(String::as_str).collect();
+        let rows = rtl_watch(model, self, self.cycles(), &watch)?;
+        let mut finish = vec![0; self.p.tiles];
+        for (c, row) in rows.iter().enumerate() {
+            for (f, &idle) in finish.iter_mut().zip(row) {
+                if idle == 0 {
+                    *f = c as u64 + 1;
+                }
+            }
+        }
+        Ok(finish)
+    }
+}
