@@ -91,3 +91,38 @@ fn moca_effect_is_identical_in_rtl_and_golden() {
     assert!(corun as f64 > 1.3 * alone as f64, "{alone} {corun}");
     assert!(throttled < corun, "{corun} {throttled}");
 }
+
+#[test]
+fn random_gemms_on_8_tiles_match_golden_in_verilator() {
+    // The upper end: 8 tiles, DIM 2 (small, so the Verilator build stays quick), every
+    // other tile throttled with a different budget.
+    let seed = 8u64;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let shapes: Vec<GemmShape> = (0..8)
+        .map(|_| {
+            GemmShape::new(
+                rng.gen_range(1..=12),
+                rng.gen_range(1..=24),
+                rng.gen_range(1..=12),
+            )
+            .unwrap()
+        })
+        .collect();
+    let thr: Vec<(usize, ThrottleConfig)> = (0..8)
+        .step_by(2)
+        .map(|t| {
+            (
+                t,
+                ThrottleConfig::new(40 + 20 * t as i64, 8 + t as i64, None).unwrap(),
+            )
+        })
+        .collect();
+    let mut p = params(8, 2, 4);
+    p.mem_rows = 4096;
+    let s = run_soc(p, &shapes, &thr, seed);
+    eprintln!(
+        "8 tiles: {} cycles, per tile {:?}",
+        s.golden_cycles, s.per_tile_cycles
+    );
+    assert_eq!(s.per_tile_cycles.len(), 8);
+}
