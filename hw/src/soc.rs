@@ -6,13 +6,17 @@
 //!
 //! # Memory port
 //! A request of `n` beats granted in cycle `f` (`mem_valid && mem_ready`) occupies the port in
-//! `f..f+n-1` (`mem_ready` is low in `f+1..f+n-1`). A read beat is read in its cycle and
-//! delivered to the requesting tile `L` cycles later through a delay line (valid, tile id,
-//! row); a write beat writes the requesting tile's converted accumulator row (`st_wdata`).
+//! `f..f+n-1` (`mem_ready` is low in `f+1..f+n-1`). A read beat's address is presented in its
+//! cycle to the memory's synchronous read port (registered data, the first of the `L` cycles);
+//! the row then passes a delay line of `L-1` stages (a wire for `L = 1`) and reaches the
+//! requesting tile `L` cycles after the beat, with its tag (valid, tile id) from an `L`-stage
+//! delay line. A write beat writes the requesting tile's converted accumulator row (`st_wdata`).
 //!
 //! # Back door (tests only)
 //! `bd_we`, `bd_addr`, `bd_wdata_lo`/`bd_wdata_hi` (lanes 0..8 / 8..16, int8 lane `j` in bits `8j+7..8j` of the pair) write one memory row at the clock edge;
-//! `bd_rdata_lo`/`bd_rdata_hi` read the row at `bd_addr` combinationally. The DMA has priority on the write
+//! `bd_rdata_lo`/`bd_rdata_hi` read the row at `bd_addr` combinationally in simulation (Rust-HDL
+//! and Verilator); under `SYNTHESIS` (yosys) that read is registered, so that the shared memory
+//! has only synchronous read ports and can be mapped to block RAM. The DMA has priority on the write
 //! port, so use the back door only while the SoC is idle (as `golden::soc::MocaSoc::mem_write`
 //! / `mem_read`). The back door cannot reach a throttle or the arbiter.
 
@@ -108,7 +112,7 @@ pub struct MocaSoc {
     pub arbiter: BusArbiter,
     /// Shared memory.
     pub mem: RowMem<128>,
-    /// Read data delay line.
+    /// Read data delay line (`L-1` stages after the registered read).
     pub dl_data: DelayLine<128>,
     /// Read tag delay line: bit 4 valid, bits 3..0 tile.
     pub dl_tag: DelayLine<5>,
@@ -172,8 +176,8 @@ impl MocaSoc {
             tiles: (0..n).map(|_| Tile::new(&p.tile, p.mem_rows)).collect(),
             throttles: (0..n).map(|_| MemThrottle::default()).collect(),
             arbiter: BusArbiter::new(n).map_err(golden::soc::SocError::Config)?,
-            mem: RowMem::new(p.mem_rows as usize),
-            dl_data: DelayLine::new(p.latency as usize),
+            mem: RowMem::with_debug_read(p.mem_rows as usize),
+            dl_data: DelayLine::new(p.latency as usize - 1),
             dl_tag: DelayLine::new(p.latency as usize),
             mc_left: Default::default(),
             mc_addr: Default::default(),
@@ -264,7 +268,7 @@ impl Logic for MocaSoc {
             if self.b_id.val() == self.tile_id[k].val() {
                 self.wsel.next = self.tiles[k].st_wdata.val();
             }
-            // Read data: a beat for tile k arrives L cycles after it was read.
+            // Read data: a beat for tile k arrives L cycles after its address was presented.
             self.tiles[k].rd_valid.next = self.dl_tag.q.val() == self.tile_tag[k].val();
             self.tiles[k].rd_data.next = self.dl_data.q.val();
         }

@@ -8,12 +8,17 @@
 //! rows are carried as `Bits<128>` (`MAX_DIM` int8 lanes, lane `j` in bits `8j+7..8j`).
 //!
 //! # Storage
-//! [`RowMem`] is a memory of run-time depth with two combinational read ports and one write
-//! port (written at the clock edge), emitted as a Verilog array. The scratchpad is one
-//! `RowMem<128>` (reads: the executing `COMPUTE`'s A and B rows; write: the arriving DMA beat);
-//! the accumulator is one `RowMem<32>` per lane (reads: the execute unit's read-modify-write
-//! and the store unit's conversion; write: the execute unit). [`DelayLine`] is a run-time
-//! depth delay (a circular buffer) used by the SoC for the memory read latency.
+//! [`RowMem`] is a memory of run-time depth with two synchronous read ports (registered read
+//! data, address presented one cycle early) and one write port (written at the clock edge),
+//! emitted as a Verilog array that yosys can map to block RAM. The scratchpad is one
+//! `RowMem<128>` (reads: the executing `COMPUTE`'s A and B rows, addressed one cycle ahead of
+//! the rank-1 update from the next-state values of the execute unit's registers; write: the
+//! arriving DMA beat); the accumulator is one `RowMem<32>` per lane (reads: the execute unit's
+//! read-modify-write and the store unit's conversion, both addressed one cycle ahead in the
+//! same way; write: the execute unit). The hazard rules of `docs/TILE.md` keep every row read
+//! one cycle ahead stable across that edge, so the timing equals that of combinational reads.
+//! [`DelayLine`] is a run-time depth delay (a circular buffer) used by the SoC for the memory
+//! read latency.
 
 use golden::spec::{self, tile as ts};
 use golden::tile::TileParams;
@@ -38,20 +43,26 @@ fn konst<const N: usize>(v: u64) -> Constant<Bits<N>> {
     Constant::new(Bits::from(v))
 }
 
-/// A memory of `rows` words of `W` bits: two combinational read ports (`ra0`/`rd0`,
-/// `ra1`/`rd1`) and one write port (`we`, `wa`, `wd`) written at the rising clock edge.
-/// Contents start at zero; out-of-range reads give 0 and out-of-range writes are ignored.
+/// A memory of `rows` words of `W` bits with two **synchronous** read ports (`ra0`/`rd0`,
+/// `ra1`/`rd1`: the address presented in cycle `t` is read at the rising edge ending `t`, the
+/// word is on `rd` during `t+1`) and one write port (`we`, `wa`, `wd`) written at the same edge.
+/// A read and a write of the same word at the same edge read the old word (read first). Contents
+/// start at zero; out-of-range reads give 0 and out-of-range writes are ignored.
+///
+/// With [`RowMem::with_debug_read`], port 1 is instead a test back door: combinational in
+/// simulation (Rust-HDL and Verilator), and synchronous under `SYNTHESIS` (yosys), so that
+/// yosys can still infer block RAM for the memory.
 #[derive(LogicBlock)]
 pub struct RowMem<const W: usize> {
     /// Clock.
     pub clock: Signal<In, Clock>,
     /// Read port 0 address.
     pub ra0: Signal<In, MemAddr>,
-    /// Read port 0 data (combinational).
+    /// Read port 0 data (registered: the word at `ra0` of the previous cycle).
     pub rd0: Signal<Out, Bits<W>>,
     /// Read port 1 address.
     pub ra1: Signal<In, MemAddr>,
-    /// Read port 1 data (combinational).
+    /// Read port 1 data (registered, or combinational for a debug port).
     pub rd1: Signal<Out, Bits<W>>,
     /// Write enable.
     pub we: Signal<In, Bit>,
@@ -60,11 +71,14 @@ pub struct RowMem<const W: usize> {
     /// Write data.
     pub wd: Signal<In, Bits<W>>,
     _rows: usize,
+    _debug1: bool,
+    _q0: Bits<W>,
+    _q1: Bits<W>,
     _sim: Vec<Bits<W>>,
 }
 
 impl<const W: usize> RowMem<W> {
-    /// A zeroed memory of `rows` words.
+    /// A zeroed memory of `rows` words, both read ports synchronous.
     pub fn new(rows: usize) -> Self {
         Self {
             clock: Default::default(),
@@ -76,7 +90,19 @@ impl<const W: usize> RowMem<W> {
             wa: Default::default(),
             wd: Default::default(),
             _rows: rows,
+            _debug1: false,
+            _q0: Bits::default(),
+            _q1: Bits::default(),
             _sim: vec![Bits::default(); rows],
+        }
+    }
+
+    /// A zeroed memory of `rows` words whose read port 1 is a test back door (combinational in
+    /// simulation, synchronous under `SYNTHESIS`).
+    pub fn with_debug_read(rows: usize) -> Self {
+        Self {
+            _debug1: true,
+            ..Self::new(rows)
         }
     }
 
@@ -97,14 +123,23 @@ impl<const W: usize> RowMem<W> {
 
 impl<const W: usize> Logic for RowMem<W> {
     fn update(&mut self) {
-        if self.clock.pos_edge() && self.we.val() {
-            let a = self.wa.val().index();
-            if a < self._rows {
-                self._sim[a] = self.wd.val();
+        if self.clock.pos_edge() {
+            // Read first: the registered words are those before this edge's write.
+            self._q0 = self.read(self.ra0.val());
+            self._q1 = self.read(self.ra1.val());
+            if self.we.val() {
+                let a = self.wa.val().index();
+                if a < self._rows {
+                    self._sim[a] = self.wd.val();
+                }
             }
         }
-        self.rd0.next = self.read(self.ra0.val());
-        self.rd1.next = self.read(self.ra1.val());
+        self.rd0.next = self._q0;
+        self.rd1.next = if self._debug1 {
+            self.read(self.ra1.val())
+        } else {
+            self._q1
+        };
     }
 
     fn connect(&mut self) {
@@ -113,29 +148,47 @@ impl<const W: usize> Logic for RowMem<W> {
     }
 
     fn hdl(&self) -> Verilog {
+        let port1 = if self._debug1 {
+            format!(
+                "\
+`ifdef SYNTHESIS
+always @(posedge clock) rd1 <= (ra1 <= {last}) ? words[ra1] : {W}'d0;
+`else
+always @(*) rd1 = (ra1 <= {last}) ? words[ra1] : {W}'d0;
+`endif
+",
+                last = self._rows - 1,
+            )
+        } else {
+            format!(
+                "always @(posedge clock) rd1 <= (ra1 <= {last}) ? words[ra1] : {W}'d0;\n",
+                last = self._rows - 1,
+            )
+        };
         Verilog::Custom(format!(
             "\
 reg [{w}:0] words [0:{last}];
 integer i;
 initial begin
+   rd0 = {W}'d0;
+   rd1 = {W}'d0;
    for (i = 0; i <= {last}; i = i + 1) words[i] = {W}'d0;
 end
 always @(posedge clock) begin
    if (we && wa <= {last}) words[wa] <= wd;
 end
-always @(*) begin
-   rd0 = (ra0 <= {last}) ? words[ra0] : {W}'d0;
-   rd1 = (ra1 <= {last}) ? words[ra1] : {W}'d0;
-end
-",
+always @(posedge clock) rd0 <= (ra0 <= {last}) ? words[ra0] : {W}'d0;
+{port1}",
             w = W - 1,
             last = self._rows - 1,
         ))
     }
 }
 
-/// A delay of `depth` clock cycles (1..=1024): `q` in cycle `t` is `d` of cycle `t - depth`
-/// (0 before). A circular buffer with one pointer, emitted as a Verilog array.
+/// A delay of `depth` clock cycles (0..=1024): `q` in cycle `t` is `d` of cycle `t - depth`
+/// (0 before). Depth 0 is a wire, depth 1 a register; a longer delay is a circular buffer of
+/// `depth` words with one pointer and a registered (synchronous) read of the word written
+/// `depth - 1` edges ago, emitted as a Verilog array that yosys can map to block RAM.
 #[derive(LogicBlock)]
 pub struct DelayLine<const W: usize> {
     /// Clock.
@@ -146,31 +199,41 @@ pub struct DelayLine<const W: usize> {
     pub q: Signal<Out, Bits<W>>,
     _depth: usize,
     _ptr: usize,
+    _q: Bits<W>,
     _sim: Vec<Bits<W>>,
 }
 
 impl<const W: usize> DelayLine<W> {
-    /// A delay line of `depth` cycles (at least 1).
+    /// A delay line of `depth` cycles (0 is a wire).
     pub fn new(depth: usize) -> Self {
-        let depth = depth.max(1);
         Self {
             clock: Default::default(),
             d: Default::default(),
             q: Default::default(),
             _depth: depth,
             _ptr: 0,
-            _sim: vec![Bits::default(); depth],
+            _q: Bits::default(),
+            _sim: vec![Bits::default(); depth.max(1)],
         }
     }
 }
 
 impl<const W: usize> Logic for DelayLine<W> {
     fn update(&mut self) {
-        if self.clock.pos_edge() {
-            self._sim[self._ptr] = self.d.val();
-            self._ptr = (self._ptr + 1) % self._depth;
+        if self._depth == 0 {
+            self.q.next = self.d.val();
+            return;
         }
-        self.q.next = self._sim[self._ptr];
+        if self.clock.pos_edge() {
+            if self._depth == 1 {
+                self._q = self.d.val();
+            } else {
+                self._q = self._sim[(self._ptr + 1) % self._depth];
+                self._sim[self._ptr] = self.d.val();
+                self._ptr = (self._ptr + 1) % self._depth;
+            }
+        }
+        self.q.next = self._q;
     }
 
     fn connect(&mut self) {
@@ -178,24 +241,38 @@ impl<const W: usize> Logic for DelayLine<W> {
     }
 
     fn hdl(&self) -> Verilog {
-        Verilog::Custom(format!(
-            "\
+        Verilog::Custom(match self._depth {
+            // The clock is unused at depth 0; Verilator exempts `*unused*` names from
+            // UNUSEDSIGNAL, so this keeps `-Wall` clean without a waiver.
+            0 => "wire unused_clock = clock;\nalways @(*) q = d;\n".to_string(),
+            1 => format!(
+                "\
+initial q = {W}'d0;
+always @(posedge clock) q <= d;
+"
+            ),
+            n => format!(
+                "\
 reg [{w}:0] line [0:{last}];
 reg [10:0] ptr;
+reg [10:0] rptr;
 integer i;
 initial begin
+   q = {W}'d0;
    ptr = 11'd0;
    for (i = 0; i <= {last}; i = i + 1) line[i] = {W}'d0;
 end
+always @(*) rptr = (ptr == 11'd{last}) ? 11'd0 : ptr + 11'd1;
 always @(posedge clock) begin
    line[ptr] <= d;
-   if (ptr == 11'd{last}) ptr <= 11'd0; else ptr <= ptr + 11'd1;
+   ptr <= rptr;
 end
-always @(*) q = line[ptr];
+always @(posedge clock) q <= line[rptr];
 ",
-            w = W - 1,
-            last = self._depth - 1,
-        ))
+                w = W - 1,
+                last = n - 1,
+            ),
+        })
     }
 }
 
@@ -523,8 +600,9 @@ pub struct Tile {
     hd_rows: Signal<Local, Addr>,
     // Execute and store data path.
     wb_i: Signal<Local, Addr>,
-    sa: Signal<Local, Addr>,
-    sa24: Signal<Local, MemAddr>,
+    nx_k: Signal<Local, Addr>,
+    nx_wb: Signal<Local, MemAddr>,
+    nx_sa: Signal<Local, MemAddr>,
     wb_addr: Signal<Local, MemAddr>,
     pk: Vec<Signal<Local, Row>>,
     // Constants.
@@ -640,8 +718,9 @@ impl Tile {
             hd_sp: Default::default(),
             hd_rows: Default::default(),
             wb_i: Default::default(),
-            sa: Default::default(),
-            sa24: Default::default(),
+            nx_k: Default::default(),
+            nx_wb: Default::default(),
+            nx_sa: Default::default(),
             wb_addr: Default::default(),
             pk: signals(d + 1),
             c_dim: a(d as u64),
@@ -903,23 +982,13 @@ impl Logic for Tile {
 
         // ---- Execute unit: D rank-1 updates, then D accumulator write-backs.
         self.wb_i.next = bit_cast::<32, 8>(self.ex_cnt.q.val() - self.c_dim8.val());
-        self.sp.ra0.next =
-            bit_cast::<24, 32>(self.ex_a.q.val() + bit_cast::<32, 8>(self.ex_cnt.q.val()));
-        self.sp.ra1.next =
-            bit_cast::<24, 32>(self.ex_b.q.val() + bit_cast::<32, 8>(self.ex_cnt.q.val()));
         if self.ex_on.q.val() {
             self.ex_cnt.d.next = self.ex_cnt.q.val() + 1;
             if self.ex_cnt.q.val() == self.c_last.val() {
                 self.ex_on.d.next = false;
             }
         }
-        // Store unit: the accumulator row of the current write beat.
-        self.sa.next = self.st_acc.q.val() + self.st_sent.q.val();
-        if self.wr_rem.q.val() != 0 {
-            self.sa.next = self.wr_row.q.val();
-        }
         self.wb_addr.next = bit_cast::<24, 32>(self.ex_c.q.val() + self.wb_i.val());
-        self.sa24.next = bit_cast::<24, 32>(self.sa.val());
         self.pk[0].next = 0.into();
         for j in 0..self.cols.len() {
             self.cols[j].clock.next = self.clock.val();
@@ -929,14 +998,12 @@ impl Logic for Tile {
             self.cols[j].first.next = self.ex_cnt.q.val() == 0;
             self.cols[j].wb_row.next = bit_cast::<8, 32>(self.wb_i.val());
             self.acc[j].clock.next = self.clock.val();
-            self.acc[j].ra0.next = self.wb_addr.val();
             self.acc[j].wa.next = self.wb_addr.val();
             self.acc[j].we.next = self.ex_on.q.val() & (self.ex_cnt.q.val() >= self.c_dim8.val());
             self.acc[j].wd.next = self.cols[j].out.val();
             if self.ex_acc.q.val() {
                 self.acc[j].wd.next = self.acc[j].rd0.val() + self.cols[j].out.val();
             }
-            self.acc[j].ra1.next = self.sa24.val();
             self.conv[j].x.next = self.acc[j].rd1.val();
             self.conv[j].shift.next = self.st_shift.q.val();
             self.pk[j + 1].next = self.pk[j].val() | self.conv[j].row.val();
@@ -976,6 +1043,22 @@ impl Logic for Tile {
             self.st_sent.d.next = 0.into();
             self.st_shift.d.next = self.hw.val().get_bits::<5>(54);
             self.wr_rem.d.next = 0.into();
+        }
+
+        // ---- Synchronous memory reads, addressed one cycle ahead with the next-state values
+        // (read after every assignment to the registers' inputs above).
+        self.nx_k.next = bit_cast::<32, 8>(self.ex_cnt.d.val());
+        self.sp.ra0.next = bit_cast::<24, 32>(self.ex_a.d.val() + self.nx_k.val());
+        self.sp.ra1.next = bit_cast::<24, 32>(self.ex_b.d.val() + self.nx_k.val());
+        self.nx_wb.next =
+            bit_cast::<24, 32>(self.ex_c.d.val() + (self.nx_k.val() - self.c_dim.val()));
+        self.nx_sa.next = bit_cast::<24, 32>(self.st_acc.d.val() + self.st_sent.d.val());
+        if self.wr_rem.d.val() != 0 {
+            self.nx_sa.next = bit_cast::<24, 32>(self.wr_row.d.val());
+        }
+        for j in 0..self.acc.len() {
+            self.acc[j].ra0.next = self.nx_wb.val();
+            self.acc[j].ra1.next = self.nx_sa.val();
         }
 
         // ---- Status.
