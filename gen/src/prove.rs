@@ -248,6 +248,13 @@ pub fn prove_cmd(a: &ProveArgs) -> Result<ExitCode> {
 mod tests {
     use super::*;
 
+    fn outcome<'a>(v: &'a [Verdict], property: &str) -> &'a Outcome {
+        &v.iter()
+            .find(|x| x.property == property)
+            .unwrap_or_else(|| panic!("no verdict for {property}"))
+            .outcome
+    }
+
     fn only(problem: FormalProblem, names: &[&str]) -> FormalProblem {
         let mut p = problem;
         p.properties.retain(|x| names.contains(&x.name.as_str()));
@@ -302,24 +309,10 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         let v = prove(&p, 8, dir.path()).unwrap();
-        let nf = v
-            .iter()
-            .find(|x| x.property == "no_fire_in_bubble")
-            .unwrap();
-        assert!(
-            matches!(nf.outcome, Outcome::Failed { .. }),
-            "{}",
-            nf.outcome
-        );
-        let be = v
-            .iter()
-            .find(|x| x.property == "bubble_only_when_enabled")
-            .unwrap();
-        assert!(
-            matches!(be.outcome, Outcome::Proven { .. }),
-            "{}",
-            be.outcome
-        );
+        let nf = outcome(&v, "no_fire_in_bubble");
+        assert!(matches!(nf, Outcome::Failed { .. }), "{nf}");
+        let be = outcome(&v, "bubble_only_when_enabled");
+        assert!(matches!(be, Outcome::Proven { .. }), "{be}");
     }
 
     #[test]
