@@ -454,6 +454,68 @@ pub fn calibrate(exp: &Experiment) -> Vec<NetCalibration> {
     out
 }
 
+/// Result of [`fit_isolated`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IsolatedFit {
+    /// Grid points evaluated.
+    pub points: usize,
+    /// Best `overlap_serialization`.
+    pub overlap_serialization: f64,
+    /// Best `aux_traffic_per_output_row`.
+    pub aux_traffic_per_output_row: f64,
+    /// Best `layer_overhead_cycles`.
+    pub layer_overhead_cycles: f64,
+    /// Per network: simulated isolated time on a 2-tile group / measured `single_run_cycles`.
+    pub ratios: Vec<(String, f64)>,
+    /// Mean `|ratio - 1|` at the best point (the objective).
+    pub mean_abs_error: f64,
+}
+
+/// Grid-search the simulator's three fitted constants against the artifact's measured isolated
+/// run times (`single_run_cycles`, one task alone on a `tiles_per_task` group):
+/// `overlap_serialization` 0..=1 by 0.05, `aux_traffic_per_output_row` in
+/// {0, 0.25, 0.5, 1, 2, 4}, `layer_overhead_cycles` 0..=60 000 by 5 000; the objective is the
+/// mean `|sim / measured - 1|` over the networks. The other simulator parameters stay as in `exp`.
+pub fn fit_isolated(exp: &Experiment) -> IsolatedFit {
+    let profiles = Profiles::new(exp);
+    let tiles = exp.hardware.tiles_per_task;
+    let mut best: Option<IsolatedFit> = None;
+    let mut points = 0;
+    let mut e = exp.clone();
+    for o in 0..=20 {
+        for aux in [0.0, 0.25, 0.5, 1.0, 2.0, 4.0] {
+            for over in 0..=12 {
+                points += 1;
+                e.sim.overlap_serialization = f64::from(o) * 0.05;
+                e.sim.aux_traffic_per_output_row = aux;
+                e.sim.layer_overhead_cycles = f64::from(over) * 5_000.0;
+                let ratios: Vec<(String, f64)> = (0..e.networks.len())
+                    .map(|n| {
+                        let t: f64 = sim_isolated_layers(&e, &profiles, n, tiles).iter().sum();
+                        let m = e.scheduler.single_run_cycles[n] as f64;
+                        (e.networks[n].name.clone(), t / m.max(1.0))
+                    })
+                    .collect();
+                let err = ratios.iter().map(|(_, r)| (r - 1.0).abs()).sum::<f64>()
+                    / ratios.len().max(1) as f64;
+                if best.as_ref().is_none_or(|b| err < b.mean_abs_error) {
+                    best = Some(IsolatedFit {
+                        points: 0,
+                        overlap_serialization: e.sim.overlap_serialization,
+                        aux_traffic_per_output_row: aux,
+                        layer_overhead_cycles: e.sim.layer_overhead_cycles,
+                        ratios,
+                        mean_abs_error: err,
+                    });
+                }
+            }
+        }
+    }
+    let mut b = best.expect("the grid is not empty");
+    b.points = points;
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ pub mod observe;
 pub mod runtime;
 pub mod sched;
 pub mod soc;
+pub mod soc_calibration;
 pub mod spec;
 pub mod stimulus;
 pub mod system;

@@ -7,12 +7,15 @@
 //! A layer on `g` tiles has compute `C` cycles (`MACs / DIM^2 / g`), on-chip traffic `L` rows
 //! (loads + stores through the tiles' L2 ports, `g * l2_rows_per_cycle_per_tile` rows/cycle),
 //! DRAM traffic `D` rows and `n` scratchpad tiles per tile. Gemmini double-buffers the scratchpad,
-//! so the steady state runs at the slowest of compute, L2 port, DRAM share `b`, the DMA's
-//! latency bound (`g * inflight / latency`, Little's law) and, when throttled, the throttle's
-//! `g * TARGET / WINDOW` load beats per cycle:
-//! `M(b) = max(L / port, D / min(b, latency bound), L / throttle)`, and because Gemmini's DMA and
-//! execute units share one command stream a fraction `k` (`overlap_serialization`) of the shorter
-//! side does not overlap: `S(b) = max(C, M(b)) + k * min(C, M(b))`; the pipeline adds one
+//! so the steady state is bounded by compute, the L2 port, the DMA's latency bound
+//! (`g * inflight / latency`, Little's law) and, because Gemmini's DMA and execute units share one
+//! command stream, a fraction `k` (`overlap_serialization`) of the shorter of compute and memory
+//! does not overlap: unconstrained, `S = max(C, M0) + k * min(C, M0)` with
+//! `M0 = max(L / port, D / latency bound)`. A DRAM share `b` and a throttle (`g * TARGET / WINDOW`
+//! beats per cycle) cap the layer's *average* rate, so they bound the time from below:
+//! `S(b) = max(S, D / b, L / throttle)`; granting exactly the demand `D / S` costs nothing, and
+//! less makes the layer memory-bound with its compute hidden under the longer memory phases (the
+//! cycle-exact SoC behaves this way, `crate::soc_calibration`). The pipeline adds one
 //! scratchpad tile of load and compute that cannot overlap (`(C + M0) / n`) and a fixed per-layer
 //! overhead. The work `layers.csv` omits (pooling passes, residual adds) is modelled as extra
 //! DRAM traffic of `aux_traffic_per_output_row` times the layer's output rows. The layer's DRAM
@@ -34,7 +37,7 @@
 use crate::runtime::{
     self, CoRunner, LayerCost, LayerPrediction, Overlap, Partition, TaskState, ThrottleRegs,
 };
-use crate::workload::{Experiment, LayerShape};
+use crate::workload::{Arbitration, Experiment, LayerShape};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -240,6 +243,14 @@ pub enum SimError {
         /// What was wrong.
         message: String,
     },
+    /// A layer given to [`System::corun`] that cannot run.
+    #[error("co-run layer {index}: {message}")]
+    InvalidLayer {
+        /// Position in the input.
+        index: usize,
+        /// What was wrong.
+        message: String,
+    },
     /// No progress is possible (tasks waiting, nothing running, no arrival ahead).
     #[error("policy `{policy}` stalled at cycle {now} with {waiting} tasks waiting")]
     Stalled {
@@ -252,13 +263,31 @@ pub enum SimError {
     },
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Phys {
-    c: f64,
-    l: f64,
-    d: f64,
-    loads: f64,
-    n: f64,
+/// A layer's work as the simulator's physical model sees it (see the module docs), on the tiles
+/// it runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct LayerWork {
+    /// Compute cycles on its tiles (`C`).
+    pub c: f64,
+    /// Rows moved through the tiles' memory ports, loads and stores (`L`).
+    pub l: f64,
+    /// Rows moved through the shared DRAM channel (`D`; at most `L`).
+    pub d: f64,
+    /// Rows the throttle counts (its budget `TARGET` is in these units).
+    pub loads: f64,
+    /// Scratchpad tiles (double-buffered steps) per accelerator tile (`n`, at least 1).
+    pub n: f64,
+}
+
+/// One of the layers given to [`System::corun`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct CoRunLayer {
+    /// The layer's work.
+    pub work: LayerWork,
+    /// Tiles it runs on.
+    pub tiles: u32,
+    /// Its throttle registers ([`ThrottleRegs::OFF`] when unregulated).
+    pub regs: ThrottleRegs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -275,7 +304,7 @@ struct Active {
     group: Option<usize>,
     phase: Phase,
     left: f64,
-    phys: Phys,
+    phys: LayerWork,
     regs: ThrottleRegs,
     rt_demand: u32,
     rt_score: u32,
@@ -323,6 +352,21 @@ pub struct SimResult {
     pub dram_rows: f64,
 }
 
+/// Max-min fair shares of `peak` ("water filling"): in increasing order of demand, each tenant
+/// gets the smaller of its demand and an equal split of what is left.
+fn max_min_shares(demands: &[f64], peak: f64) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..demands.len()).collect();
+    order.sort_by(|&a, &b| demands[a].total_cmp(&demands[b]));
+    let mut shares = vec![0.0; demands.len()];
+    let mut left = peak;
+    for (pos, &i) in order.iter().enumerate() {
+        let fair = left / (order.len() - pos) as f64;
+        shares[i] = demands[i].min(fair);
+        left -= shares[i];
+    }
+    shares
+}
+
 /// The simulator.
 pub struct System<'a> {
     exp: &'a Experiment,
@@ -346,7 +390,7 @@ impl<'a> System<'a> {
 
     /// Physical costs of a layer on `tiles` tiles while `sharers` tasks (this one included) hold
     /// tiles and so share the L2's capacity.
-    fn layer_phys(&self, net: usize, layer: usize, tiles: u32, sharers: usize) -> Phys {
+    fn layer_phys(&self, net: usize, layer: usize, tiles: u32, sharers: usize) -> LayerWork {
         let prof = &self.profiles.nets[net];
         let c: &LayerCost = if self.exp.sim.share_l2_capacity && sharers > 1 {
             let k = sharers.min(prof.shared_costs.len());
@@ -356,7 +400,7 @@ impl<'a> System<'a> {
         };
         let g = f64::from(tiles);
         let aux = self.exp.sim.aux_traffic_per_output_row * c.store_rows as f64;
-        Phys {
+        LayerWork {
             c: c.compute_cycles as f64 / g,
             l: c.total_mem_rows.max(c.from_dram_rows) as f64 + aux,
             d: c.from_dram_rows as f64 + aux,
@@ -365,8 +409,8 @@ impl<'a> System<'a> {
         }
     }
 
-    fn mem_phys(rows: f64) -> Phys {
-        Phys {
+    fn mem_phys(rows: f64) -> LayerWork {
+        LayerWork {
             c: 0.0,
             l: rows,
             d: rows,
@@ -392,15 +436,20 @@ impl<'a> System<'a> {
             f64::INFINITY
         };
         let dram_t = |b: f64| if p.d > 0.0 { p.d / b.min(lat) } else { 0.0 };
-        let mem = (p.l / port).max(dram_t(share)).max(p.l / throttle);
-        let steady = p.c.max(mem) + sp.overlap_serialization * p.c.min(mem);
+        // Unconstrained: memory (port, latency bound) overlapped with compute.
         let m0 = (p.l / port).max(dram_t(f64::INFINITY));
+        let free = p.c.max(m0) + sp.overlap_serialization * p.c.min(m0);
+        // A granted DRAM share and a throttle cap the layer's *average* rate, so they bound
+        // the time from below: the layer's demand is `D / free`, and granting it exactly gives
+        // `free` (no slowdown); less stretches the layer to `D / share` (compute hides under
+        // the longer memory phases, as double buffering does).
+        let steady = free.max(dram_t(share)).max(p.l / throttle);
         let over = if a.phase == Phase::Layer {
             sp.layer_overhead_cycles
         } else {
             0.0
         };
-        (steady, (p.c + m0) / p.n + over)
+        (steady, p.c.min(m0) / p.n + over)
     }
 
     fn demand(&self, a: &Active) -> f64 {
@@ -412,8 +461,8 @@ impl<'a> System<'a> {
     }
 
     /// Share the DRAM channel. Every tenant gets its demand when the sum fits the
-    /// (interference-reduced) peak, else first-come arbitration splits the peak in proportion to
-    /// demand. Queueing makes the DRAM latency grow with the channel's utilisation `rho`
+    /// (interference-reduced) peak, else the peak is split as `SimParams::arbitration` says (in
+    /// proportion to demand by default, or max-min fair). Queueing makes the DRAM latency grow with the channel's utilisation `rho`
     /// (`latency + q * service * rho / (1 - rho)`, `q` = `queueing_factor`, `service` =
     /// `dram_service_cycles`, `rho` capped at 0.95: an M/D/1 queue in front of the channel),
     /// and a tenant's DMA cannot exceed `tiles * inflight / latency`: a busy channel slows
@@ -431,7 +480,10 @@ impl<'a> System<'a> {
         let prop: Vec<f64> = if total <= peak {
             demands.to_vec()
         } else {
-            demands.iter().map(|d| d * peak / total).collect()
+            match sp.arbitration {
+                Arbitration::Proportional => demands.iter().map(|d| d * peak / total).collect(),
+                Arbitration::MaxMin => max_min_shares(demands, peak),
+            }
         };
         if sp.queueing_factor <= 0.0 || sp.dram_latency_cycles <= 0.0 {
             return prop;
@@ -452,6 +504,100 @@ impl<'a> System<'a> {
             }
         }
         share
+    }
+
+    /// DRAM shares (rows/cycle) and progress rates (fraction of the phase per cycle) of the
+    /// running phases.
+    fn rates(&self, active: &[Active]) -> (Vec<f64>, Vec<f64>) {
+        let demands: Vec<f64> = active.iter().map(|a| self.demand(a)).collect();
+        let tiles: Vec<u32> = active.iter().map(|a| a.tiles).collect();
+        let shares = self.allocate(&demands, &tiles);
+        let rates = active
+            .iter()
+            .zip(&shares)
+            .map(|(a, &b)| {
+                let (s, fill) = self.times(a, if a.phys.d > 0.0 { b } else { f64::INFINITY });
+                1.0 / (s + fill).max(1e-9)
+            })
+            .collect();
+        (shares, rates)
+    }
+
+    /// Run `layers` side by side from cycle 0, each on its own tiles, with no scheduler and no
+    /// runtime (the given registers stay), and return each one's completion cycle. The layers
+    /// share the DRAM channel and are timed exactly as in [`System::run`] (including
+    /// `layer_overhead_cycles`); when one finishes the others' shares are recomputed. This is
+    /// what the simulator is calibrated with against the cycle-exact SoC
+    /// (`crate::soc_calibration`).
+    pub fn corun(&self, layers: &[CoRunLayer]) -> Result<Vec<f64>, SimError> {
+        let total = self.exp.hardware.tiles;
+        let used: u32 = layers.iter().map(|l| l.tiles).sum();
+        if let Some(i) = layers.iter().position(|l| l.tiles == 0) {
+            return Err(SimError::InvalidLayer {
+                index: i,
+                message: "runs on 0 tiles (allowed: 1 or more)".into(),
+            });
+        }
+        if used > total {
+            return Err(SimError::InvalidLayer {
+                index: layers.len() - 1,
+                message: format!("the layers need {used} tiles, the SoC has {total}"),
+            });
+        }
+        for (i, l) in layers.iter().enumerate() {
+            let w = &l.work;
+            let ok = [w.c, w.l, w.d, w.loads, w.n]
+                .iter()
+                .all(|v| v.is_finite() && *v >= 0.0)
+                && w.n >= 1.0
+                && w.d <= w.l;
+            if !ok {
+                return Err(SimError::InvalidLayer {
+                    index: i,
+                    message: format!(
+                        "work {w:?} is not valid (all finite and >= 0, n >= 1, d <= l)"
+                    ),
+                });
+            }
+        }
+        let mut active: Vec<Active> = layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| Active {
+                task: i,
+                tiles: l.tiles,
+                group: None,
+                phase: Phase::Layer,
+                left: 1.0,
+                phys: l.work,
+                regs: l.regs,
+                rt_demand: 0,
+                rt_score: 0,
+                stop_after: false,
+            })
+            .collect();
+        let mut finish = vec![0.0; layers.len()];
+        let mut now = 0.0;
+        while !active.is_empty() {
+            let (_, rates) = self.rates(&active);
+            let dt = active
+                .iter()
+                .zip(&rates)
+                .map(|(a, r)| a.left / r)
+                .fold(f64::INFINITY, f64::min);
+            now += dt;
+            for (a, r) in active.iter_mut().zip(&rates) {
+                a.left -= (r * dt).min(a.left);
+            }
+            active.retain(|a| {
+                let done = a.left <= 1e-9;
+                if done {
+                    finish[a.task] = now;
+                }
+                !done
+            });
+        }
+        Ok(finish)
     }
 
     /// Run a task stream under a policy.
@@ -676,18 +822,7 @@ impl<'a> System<'a> {
                 res.layers_run += 1;
                 active.push(a);
             }
-            // Rates.
-            let demands: Vec<f64> = active.iter().map(|a| self.demand(a)).collect();
-            let tiles: Vec<u32> = active.iter().map(|a| a.tiles).collect();
-            let shares = self.allocate(&demands, &tiles);
-            let rates: Vec<f64> = active
-                .iter()
-                .zip(&shares)
-                .map(|(a, &b)| {
-                    let (s, fill) = self.times(a, if a.phys.d > 0.0 { b } else { f64::INFINITY });
-                    1.0 / (s + fill).max(1e-9)
-                })
-                .collect();
+            let (shares, rates) = self.rates(&active);
             let mut dt = f64::INFINITY;
             for (a, r) in active.iter().zip(&rates) {
                 dt = dt.min(a.left / r);
@@ -879,9 +1014,11 @@ mod tests {
         let (t2, d) = time(2);
         let (t8, _) = time(8);
         let floor = d / exp.sim.dram_peak_rows_per_cycle;
-        // Never faster than the channel allows, and 4x the tiles buys (almost) nothing.
+        // Never faster than the channel allows, and 4x the tiles buys little: 8 tiles are
+        // channel-bound, 2 tiles run at their latency bound (just above the channel's rate) plus
+        // the part of their 4x larger per-tile compute that does not overlap.
         assert!(t8 >= floor - 1e-6, "{t8} < {floor}");
-        assert!(t8 > 0.85 * t2, "8 tiles {t8} vs 2 tiles {t2}");
+        assert!(t8 > 0.8 * t2, "8 tiles {t8} vs 2 tiles {t2}");
     }
 
     #[test]
@@ -937,7 +1074,7 @@ mod tests {
             group: None,
             phase: Phase::Layer,
             left: 1.0,
-            phys: Phys {
+            phys: LayerWork {
                 c: 1000.0,
                 l: 4000.0,
                 d: 3000.0,
