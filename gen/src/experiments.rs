@@ -1123,6 +1123,38 @@ mod tests {
     }
 
     #[test]
+    fn calibrate_runs_against_both_references_and_rejects_bad_soc_flags() {
+        let args = CalibrateArgs {
+            source: ExperimentSource::default(),
+            against: Against::Soc,
+            fit: true,
+            dim: 2,
+            latency: 8,
+            seed: 3,
+            json: true,
+        };
+        calibrate(&args).unwrap();
+        calibrate(&CalibrateArgs {
+            against: Against::Artifact,
+            ..args.clone()
+        })
+        .unwrap();
+        for (dim, latency, msg) in [
+            (1, 8, "dim=1 is out of range: allowed 2..=16"),
+            (4, 0, "latency=0 is out of range: allowed 1..=1024"),
+        ] {
+            let e = calibrate(&CalibrateArgs {
+                dim,
+                latency,
+                ..args.clone()
+            })
+            .unwrap_err();
+            assert!(e.downcast_ref::<crate::UsageError>().is_some(), "{e}");
+            assert_eq!(e.to_string(), msg);
+        }
+    }
+
+    #[test]
     fn sweep_writes_every_output() {
         let dir = std::env::temp_dir().join(format!("moca-sweep-test-{}", std::process::id()));
         let args = SweepArgs {
