@@ -65,6 +65,8 @@ demo: deps
 	$(MOCA) effect
 	@echo; echo "== MoCA runtime: registers for a contended layer =="
 	$(MOCA) runtime --network resnet50 --layer 1 --co-runner resnet50:3 --co-runner yolov2:0 --co-runner alexnet:7
+	@echo; echo "== Calibration: the layer-level simulator vs the cycle-exact golden SoC (summary) =="
+	set -o pipefail; $(MOCA) calibrate --against soc --fit | tail -n 2
 	@echo; echo "== Multi-tenant experiment: workload set C, QoS M, 250 tasks =="
 	for p in static prema planaria moca; do $(MOCA) run --policy $$p --set C --qos M --seed 1; done
 
