@@ -4,18 +4,94 @@
 //! `name$k`, as Rust-HDL emits them), so any simulator of the emitted Verilog can be driven and
 //! compared with the golden model by name, and a mismatch report names the diverging signal.
 //! Values are the raw port bits (a 25-bit signed counter is its 25-bit two's complement pattern).
+//!
+//! Each block's ports and their order are defined once, by its [`Ports::visit`]: a walk over
+//! `(`[`Port`]`, value)` pairs that allocates nothing, so a per-cycle consumer (the lockstep
+//! co-simulation) can write the values straight into a buffer, while [`Ports::ports`] and
+//! [`Ports::port_list`] build the `name$k` strings from the same walk for reports, waveforms
+//! and port lookup.
 
 use crate::arbiter::{ArbiterIn, ArbiterOut};
 use crate::spec;
 use crate::throttle::{State, ThrottleIn, ThrottleOut};
+use std::fmt;
 
 /// A named port value.
 pub type Named = (String, u64);
 
+/// Direction of a port of the RTL top module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dir {
+    /// An input (driven by the stimulus).
+    In,
+    /// An output (compared with the RTL).
+    Out,
+}
+
+/// One port as [`Ports::visit`] reports it: the Verilog name without allocating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Port {
+    /// Base name (`cmd_valid`).
+    pub base: &'static str,
+    /// Index in an array of ports (`cmd_valid$3`), if the port is one.
+    pub index: Option<usize>,
+    /// Direction.
+    pub dir: Dir,
+}
+
+impl Port {
+    /// A scalar input.
+    pub const fn input(base: &'static str) -> Self {
+        Port {
+            base,
+            index: None,
+            dir: Dir::In,
+        }
+    }
+
+    /// A scalar output.
+    pub const fn output(base: &'static str) -> Self {
+        Port {
+            base,
+            index: None,
+            dir: Dir::Out,
+        }
+    }
+
+    /// Element `k` of an array of ports.
+    pub const fn at(self, k: usize) -> Self {
+        Port {
+            index: Some(k),
+            ..self
+        }
+    }
+}
+
+impl fmt::Display for Port {
+    /// The Verilog port name: `base`, or `base$k` for element `k` of an array.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.index {
+            None => f.write_str(self.base),
+            Some(k) => write!(f, "{}${k}", self.base),
+        }
+    }
+}
+
 /// Something that can be listed as named port values.
+///
+/// Implement only [`visit`](Self::visit); the string forms and the allocation-free
+/// [`write_values`](Self::write_values) are built from it. The implementations here are
+/// `#[inline(always)]`: inlined into `write_values`, its position counters stay in registers
+/// and its bounds checks fold away, which makes it as fast as a hand-written list of the values.
 pub trait Ports {
-    /// Append `(port name, value)` pairs, in a fixed order.
-    fn ports(&self, out: &mut Vec<Named>);
+    /// Call `f(port, value)` for every port, in a fixed order: the one definition of the ports
+    /// and their order. Allocates nothing.
+    fn visit(&self, f: &mut impl FnMut(Port, u64));
+
+    /// Append `(port name, value)` pairs, in [`visit`](Self::visit) order.
+    fn ports(&self, out: &mut Vec<Named>) {
+        self.visit(&mut |p, v| out.push((p.to_string(), v)));
+    }
 
     /// The pairs as a new vector.
     fn port_list(&self) -> Vec<Named> {
@@ -23,63 +99,148 @@ pub trait Ports {
         self.ports(&mut v);
         v
     }
+
+    /// The names of the ports in direction `dir`, in [`visit`](Self::visit) order.
+    fn port_names(&self, dir: Dir) -> Vec<String> {
+        let mut names = Vec::new();
+        self.visit(&mut |p, _| {
+            if p.dir == dir {
+                names.push(p.to_string());
+            }
+        });
+        names
+    }
+
+    /// Write the values of the inputs to `inputs` and those of the outputs to `outputs`, each in
+    /// [`visit`](Self::visit) order (the order of [`port_names`](Self::port_names)), without
+    /// allocating. Returns the numbers of inputs and outputs written.
+    ///
+    /// # Panics
+    /// If a slice is shorter than the number of ports of its direction.
+    #[inline]
+    fn write_values(&self, inputs: &mut [u64], outputs: &mut [u64]) -> (usize, usize) {
+        // Counting first (a constant once `visit` is inlined, for fixed port lists) lets the
+        // compiler drop the per-port bounds checks below.
+        let (mut ni, mut no) = (0, 0);
+        self.visit(&mut |p, _| match p.dir {
+            Dir::In => ni += 1,
+            Dir::Out => no += 1,
+        });
+        assert!(
+            ni <= inputs.len() && no <= outputs.len(),
+            "{ni} inputs and {no} outputs do not fit {} and {} values",
+            inputs.len(),
+            outputs.len()
+        );
+        let (mut i, mut o) = (0, 0);
+        self.visit(&mut |p, v| match p.dir {
+            Dir::In => {
+                inputs[i] = v;
+                i += 1;
+            }
+            Dir::Out => {
+                outputs[o] = v;
+                o += 1;
+            }
+        });
+        (i, o)
+    }
 }
 
-fn push(out: &mut Vec<Named>, name: &str, v: u64) {
-    out.push((name.to_string(), v));
+impl<T: Ports + ?Sized> Ports for &T {
+    #[inline(always)]
+    fn visit(&self, f: &mut impl FnMut(Port, u64)) {
+        (**self).visit(f);
+    }
+}
+
+/// The ports of `A`, then those of `B` (a block's inputs and outputs as one list).
+impl<A: Ports, B: Ports> Ports for (A, B) {
+    #[inline(always)]
+    fn visit(&self, f: &mut impl FnMut(Port, u64)) {
+        self.0.visit(f);
+        self.1.visit(f);
+    }
 }
 
 fn credit_bits(x: i32) -> u64 {
     u64::from(x as u32) & ((1 << spec::CREDIT_BITS) - 1)
 }
 
-fn cfg_ports(out: &mut Vec<Named>, cfg: &crate::cfg::CfgPort) {
-    push(out, "cfg_we", u64::from(cfg.we));
-    push(out, "cfg_addr", u64::from(cfg.addr));
-    push(out, "cfg_wdata", u64::from(cfg.wdata));
+/// The three inputs of a configuration port (write enable, address, data), named `names`
+/// (e.g. [`CFG`]), element `index` of an array of ports if given.
+#[inline(always)]
+pub(crate) fn cfg_ports(
+    f: &mut impl FnMut(Port, u64),
+    names: [&'static str; 3],
+    index: Option<usize>,
+    cfg: &crate::cfg::CfgPort,
+) {
+    let [we, addr, wdata] = names;
+    let mut p = |base, v| {
+        f(
+            Port {
+                base,
+                index,
+                dir: Dir::In,
+            },
+            v,
+        )
+    };
+    p(we, u64::from(cfg.we));
+    p(addr, u64::from(cfg.addr));
+    p(wdata, u64::from(cfg.wdata));
 }
 
+/// Names of a block's own configuration port.
+pub(crate) const CFG: [&str; 3] = ["cfg_we", "cfg_addr", "cfg_wdata"];
+
 impl Ports for ThrottleIn {
-    fn ports(&self, out: &mut Vec<Named>) {
-        push(out, "up_valid", u64::from(self.up_valid));
-        push(out, "up_beats", u64::from(self.up_beats & 7));
-        push(out, "up_addr", u64::from(self.up_addr));
-        push(out, "down_ready", u64::from(self.down_ready));
-        cfg_ports(out, &self.cfg);
+    #[inline(always)]
+    fn visit(&self, f: &mut impl FnMut(Port, u64)) {
+        let mut p = |name, v| f(Port::input(name), v);
+        p("up_valid", u64::from(self.up_valid));
+        p("up_beats", u64::from(self.up_beats & 7));
+        p("up_addr", u64::from(self.up_addr));
+        p("down_ready", u64::from(self.down_ready));
+        cfg_ports(f, CFG, None, &self.cfg);
     }
 }
 
 impl Ports for ThrottleOut {
-    fn ports(&self, out: &mut Vec<Named>) {
+    #[inline(always)]
+    fn visit(&self, f: &mut impl FnMut(Port, u64)) {
         let s = &self.status;
-        push(out, "up_ready", u64::from(self.up_ready));
-        push(out, "down_valid", u64::from(self.down_valid));
-        push(out, "down_beats", u64::from(self.down_beats & 7));
-        push(out, "down_addr", u64::from(self.down_addr));
-        push(out, "cfg_rdata", u64::from(self.cfg_rdata));
-        push(out, "st_bubble", u64::from(s.state == State::Bubble));
-        push(out, "st_cfg_error", u64::from(s.cfg_error));
-        push(out, "st_wc", u64::from(s.wc));
-        push(out, "st_inner", credit_bits(s.inner));
-        push(out, "st_outer", credit_bits(s.outer));
-        push(out, "st_bubble_len", u64::from(s.bubble_len));
-        push(out, "perf_reqs", u64::from(s.perf_reqs));
-        push(out, "perf_beats", u64::from(s.perf_beats));
-        push(out, "perf_bubble", u64::from(s.perf_bubble));
-        push(out, "perf_wait", u64::from(s.perf_wait));
-        push(out, "perf_windows", u64::from(s.perf_windows));
+        let mut p = |name, v| f(Port::output(name), v);
+        p("up_ready", u64::from(self.up_ready));
+        p("down_valid", u64::from(self.down_valid));
+        p("down_beats", u64::from(self.down_beats & 7));
+        p("down_addr", u64::from(self.down_addr));
+        p("cfg_rdata", u64::from(self.cfg_rdata));
+        p("st_bubble", u64::from(s.state == State::Bubble));
+        p("st_cfg_error", u64::from(s.cfg_error));
+        p("st_wc", u64::from(s.wc));
+        p("st_inner", credit_bits(s.inner));
+        p("st_outer", credit_bits(s.outer));
+        p("st_bubble_len", u64::from(s.bubble_len));
+        p("perf_reqs", u64::from(s.perf_reqs));
+        p("perf_beats", u64::from(s.perf_beats));
+        p("perf_bubble", u64::from(s.perf_bubble));
+        p("perf_wait", u64::from(s.perf_wait));
+        p("perf_windows", u64::from(s.perf_windows));
     }
 }
 
 impl Ports for ArbiterIn {
-    fn ports(&self, out: &mut Vec<Named>) {
+    #[inline(always)]
+    fn visit(&self, f: &mut impl FnMut(Port, u64)) {
         for (k, r) in self.req.iter().enumerate() {
-            push(out, &format!("req_valid${k}"), u64::from(r.valid));
-            push(out, &format!("req_beats${k}"), u64::from(r.beats & 7));
-            push(out, &format!("req_addr${k}"), u64::from(r.addr));
+            f(Port::input("req_valid").at(k), u64::from(r.valid));
+            f(Port::input("req_beats").at(k), u64::from(r.beats & 7));
+            f(Port::input("req_addr").at(k), u64::from(r.addr));
         }
-        push(out, "mem_ready", u64::from(self.mem_ready));
-        cfg_ports(out, &self.cfg);
+        f(Port::input("mem_ready"), u64::from(self.mem_ready));
+        cfg_ports(f, CFG, None, &self.cfg);
     }
 }
 
@@ -92,29 +253,30 @@ pub struct ArbiterOutPorts<'a> {
 }
 
 impl Ports for ArbiterOutPorts<'_> {
-    fn ports(&self, out: &mut Vec<Named>) {
+    #[inline(always)]
+    fn visit(&self, f: &mut impl FnMut(Port, u64)) {
         let o = self.out;
         let s = &o.status;
         for k in 0..self.ports {
-            push(out, &format!("grant${k}"), u64::from(o.grant >> k & 1));
-            push(
-                out,
-                &format!("req_ready${k}"),
+            f(Port::output("grant").at(k), u64::from(o.grant >> k & 1));
+            f(
+                Port::output("req_ready").at(k),
                 u64::from(o.req_ready >> k & 1),
             );
         }
-        push(out, "mem_valid", u64::from(o.mem_valid));
-        push(out, "mem_id", u64::from(o.mem_id));
-        push(out, "mem_beats", u64::from(o.mem_beats & 7));
-        push(out, "mem_addr", u64::from(o.mem_addr));
-        push(out, "cfg_rdata", u64::from(o.cfg_rdata));
-        push(out, "st_policy", u64::from(s.policy.value()));
-        push(out, "st_ptr", u64::from(s.ptr));
-        push(out, "st_locked", u64::from(s.locked));
-        push(out, "st_lock_id", u64::from(s.lock_id));
-        push(out, "st_cfg_error", u64::from(s.cfg_error));
-        push(out, "perf_grants", u64::from(s.perf_grants));
-        push(out, "perf_stall", u64::from(s.perf_stall));
+        let mut p = |name, v| f(Port::output(name), v);
+        p("mem_valid", u64::from(o.mem_valid));
+        p("mem_id", u64::from(o.mem_id));
+        p("mem_beats", u64::from(o.mem_beats & 7));
+        p("mem_addr", u64::from(o.mem_addr));
+        p("cfg_rdata", u64::from(o.cfg_rdata));
+        p("st_policy", u64::from(s.policy.value()));
+        p("st_ptr", u64::from(s.ptr));
+        p("st_locked", u64::from(s.locked));
+        p("st_lock_id", u64::from(s.lock_id));
+        p("st_cfg_error", u64::from(s.cfg_error));
+        p("perf_grants", u64::from(s.perf_grants));
+        p("perf_stall", u64::from(s.perf_stall));
     }
 }
 
@@ -144,5 +306,44 @@ mod tests {
         b[7].1 = 3;
         assert_eq!(first_difference(&a, &b), Some(("st_wc", 0, 3)));
         assert_eq!(credit_bits(-1), (1 << 25) - 1);
+    }
+
+    #[test]
+    fn names_values_and_directions_line_up() {
+        let i = ArbiterIn {
+            req: vec![Default::default(); 2],
+            mem_ready: true,
+            ..Default::default()
+        };
+        let o = ArbiterOut {
+            req_ready: 2,
+            mem_addr: 77,
+            ..Default::default()
+        };
+        let both = (&i, ArbiterOutPorts { out: &o, ports: 2 });
+        let list = both.port_list();
+        let names: Vec<&str> = list.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names[..4],
+            ["req_valid$0", "req_beats$0", "req_addr$0", "req_valid$1"]
+        );
+        assert_eq!(names[10..12], ["grant$0", "req_ready$0"]);
+        let (ins, outs) = (both.port_names(Dir::In), both.port_names(Dir::Out));
+        assert_eq!(ins, i.port_names(Dir::In));
+        assert!(i.port_names(Dir::Out).is_empty());
+        assert_eq!(ins.len() + outs.len(), list.len());
+        let (mut iv, mut ov) = (vec![0; ins.len()], vec![0; outs.len()]);
+        assert_eq!(both.write_values(&mut iv, &mut ov), (ins.len(), outs.len()));
+        // Every name of the string form carries the value the fast form wrote for it.
+        for (n, v) in ins.iter().zip(&iv).chain(outs.iter().zip(&ov)) {
+            assert_eq!(
+                list.iter().find(|(m, _)| m == n).map(|p| p.1),
+                Some(*v),
+                "{n}"
+            );
+        }
+        assert_eq!(list.iter().find(|p| p.0 == "req_ready$1").unwrap().1, 1);
+        assert_eq!(Port::output("x").at(3).to_string(), "x$3");
+        assert_eq!(Port::input("y").to_string(), "y");
     }
 }

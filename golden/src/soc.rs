@@ -43,7 +43,7 @@
 
 use crate::arbiter::{ArbiterIn, ArbiterOut, BusArbiter, Request};
 use crate::cfg::{CfgPort, ConfigError, ThrottleConfig};
-use crate::observe::{Named, Ports};
+use crate::observe::{self, Port, Ports};
 use crate::spec::{self, tile as ts};
 use crate::throttle::{MemThrottle, State, ThrottleIn};
 use crate::tile::{
@@ -189,40 +189,39 @@ impl Ports for SocCycle {
     /// `ex_busy$k`, `st_busy$k`, `idle$k`, `cmd_error$k`. Shared: inputs `arb_cfg_we`,
     /// `arb_cfg_addr`, `arb_cfg_wdata`; outputs `mem_valid`, `mem_ready`, `mem_id`,
     /// `mem_beats`, `mem_addr`, `arb_cfg_rdata`.
-    fn ports(&self, out: &mut Vec<Named>) {
-        let mut p = |n: String, v: u64| out.push((n, v));
+    #[inline(always)]
+    fn visit(&self, f: &mut impl FnMut(Port, u64)) {
         for (k, t) in self.tiles.iter().enumerate() {
-            p(format!("cmd_valid${k}"), u64::from(t.cmd_valid));
-            p(format!("cmd_word${k}"), t.cmd_word);
-            p(format!("cfg_we${k}"), u64::from(t.cfg.we));
-            p(format!("cfg_addr${k}"), u64::from(t.cfg.addr));
-            p(format!("cfg_wdata${k}"), u64::from(t.cfg.wdata));
-            p(format!("cmd_ready${k}"), u64::from(t.cmd_ready));
-            p(format!("cfg_rdata${k}"), u64::from(t.cfg_rdata));
-            p(format!("dma_valid${k}"), u64::from(t.dma_valid));
-            p(format!("dma_beats${k}"), u64::from(t.dma_beats));
-            p(format!("dma_addr${k}"), u64::from(t.dma_addr));
-            p(format!("dma_fire${k}"), u64::from(t.dma_fire));
-            p(format!("issue${k}"), u64::from(t.issue));
-            p(format!("thr_bubble${k}"), u64::from(t.bubble));
+            f(Port::input("cmd_valid").at(k), u64::from(t.cmd_valid));
+            f(Port::input("cmd_word").at(k), t.cmd_word);
+            observe::cfg_ports(f, observe::CFG, Some(k), &t.cfg);
             let s = &t.status;
-            p(format!("q_count${k}"), s.queue as u64);
-            p(format!("ld_count${k}"), s.loads as u64);
-            p(format!("ex_busy${k}"), u64::from(s.exec_busy));
-            p(format!("st_busy${k}"), u64::from(s.store_busy));
-            p(format!("idle${k}"), u64::from(s.idle));
-            p(format!("cmd_error${k}"), u64::from(s.cmd_error));
+            let mut o = |name, v| f(Port::output(name).at(k), v);
+            o("cmd_ready", u64::from(t.cmd_ready));
+            o("cfg_rdata", u64::from(t.cfg_rdata));
+            o("dma_valid", u64::from(t.dma_valid));
+            o("dma_beats", u64::from(t.dma_beats));
+            o("dma_addr", u64::from(t.dma_addr));
+            o("dma_fire", u64::from(t.dma_fire));
+            o("issue", u64::from(t.issue));
+            o("thr_bubble", u64::from(t.bubble));
+            o("q_count", s.queue as u64);
+            o("ld_count", s.loads as u64);
+            o("ex_busy", u64::from(s.exec_busy));
+            o("st_busy", u64::from(s.store_busy));
+            o("idle", u64::from(s.idle));
+            o("cmd_error", u64::from(s.cmd_error));
         }
-        p("arb_cfg_we".into(), u64::from(self.arb_cfg.we));
-        p("arb_cfg_addr".into(), u64::from(self.arb_cfg.addr));
-        p("arb_cfg_wdata".into(), u64::from(self.arb_cfg.wdata));
+        let arb_cfg = ["arb_cfg_we", "arb_cfg_addr", "arb_cfg_wdata"];
+        observe::cfg_ports(f, arb_cfg, None, &self.arb_cfg);
         let a = &self.arbiter;
-        p("mem_valid".into(), u64::from(a.mem_valid));
-        p("mem_ready".into(), u64::from(self.mem_ready));
-        p("mem_id".into(), u64::from(a.mem_id));
-        p("mem_beats".into(), u64::from(a.mem_beats));
-        p("mem_addr".into(), u64::from(a.mem_addr));
-        p("arb_cfg_rdata".into(), u64::from(a.cfg_rdata));
+        let mut o = |name, v| f(Port::output(name), v);
+        o("mem_valid", u64::from(a.mem_valid));
+        o("mem_ready", u64::from(self.mem_ready));
+        o("mem_id", u64::from(a.mem_id));
+        o("mem_beats", u64::from(a.mem_beats));
+        o("mem_addr", u64::from(a.mem_addr));
+        o("arb_cfg_rdata", u64::from(a.cfg_rdata));
     }
 }
 
@@ -705,6 +704,7 @@ pub fn is_write(addr: u32) -> bool {
 mod tests {
     use super::*;
     use crate::compile::{GemmJob, GemmShape, random_matrix, reference_matmul};
+    use crate::observe::{Dir, Named};
     use crate::spec::throttle as treg;
     use crate::tile::TileParams;
     use rand::{Rng, SeedableRng};
@@ -1431,6 +1431,19 @@ mod tests {
         assert_eq!(get(&third, "mem_addr"), 8);
         assert_eq!(get(&third, "mem_beats"), 4);
         assert_eq!(get(&third, "ld_count$1"), 1);
+        // The allocation-free values follow the names, split by direction.
+        let c = soc.step();
+        let (ins, outs) = (c.port_names(Dir::In), c.port_names(Dir::Out));
+        assert_eq!(ins.len(), 2 * 5 + 3);
+        assert_eq!(outs.len(), 2 * 14 + 6);
+        assert_eq!(ins[5], "cmd_valid$1");
+        assert_eq!(outs[..2], ["cmd_ready$0", "cfg_rdata$0"]);
+        let (mut iv, mut ov) = (vec![0; ins.len()], vec![0; outs.len()]);
+        assert_eq!(c.write_values(&mut iv, &mut ov), (ins.len(), outs.len()));
+        let list = c.port_list();
+        for (n, v) in ins.iter().zip(&iv).chain(outs.iter().zip(&ov)) {
+            assert_eq!(get(&list, n), *v, "{n}");
+        }
         assert_eq!(soc.read_throttle(0, treg::TARGET).unwrap(), 5);
     }
 }

@@ -31,8 +31,7 @@ use crate::ports::{Direction, Port, PortId};
 use crate::verilator::{BuildOptions, BuildOutcome, CompiledModel, VerilatedModel};
 use golden::arbiter::{ArbiterIn, ArbiterOut, BusArbiter, Policy};
 use golden::cfg::{ConfigError, ThrottleConfig};
-use golden::observe::{ArbiterOutPorts, Ports};
-use golden::spec;
+use golden::observe::{ArbiterOutPorts, Dir, Ports};
 use golden::stimulus::{ArbiterStimulus, Demand, ThrottleStimulus};
 use golden::throttle::{MemThrottle, State, ThrottleIn, ThrottleOut};
 use std::fmt;
@@ -784,13 +783,13 @@ impl Recording {
     }
 }
 
-fn names_of(p: &impl Ports) -> Vec<String> {
-    p.port_list().into_iter().map(|(n, _)| n).collect()
-}
-
-/// Credit registers as raw 25-bit patterns (as [`golden::observe`] lists them).
-fn credit_bits(x: i32) -> u64 {
-    u64::from(x as u32) & ((1 << spec::CREDIT_BITS) - 1)
+/// The golden side's port values of one cycle, written into the block's `inputs`/`outputs`
+/// buffers in the order of its [`input_names`](CosimBlock::input_names) and
+/// [`output_names`](CosimBlock::output_names), which come from the same
+/// [`Ports::visit`] walk ([`Ports::port_names`]).
+fn write_values(p: &impl Ports, inputs: &mut [u64], outputs: &mut [u64]) {
+    let written = p.write_values(inputs, outputs);
+    debug_assert_eq!(written, (inputs.len(), outputs.len()));
 }
 
 /// Statistics of a throttle run (from the golden model, over the cycles run).
@@ -822,6 +821,7 @@ pub struct ThrottleBlock {
 impl ThrottleBlock {
     /// A throttle configured with `cfg` (written in the first cycles), driven by `demand`.
     pub fn new(seed: u64, demand: Demand, cfg: ThrottleConfig) -> Self {
+        let sample = (ThrottleIn::default(), ThrottleOut::default());
         ThrottleBlock {
             seed,
             demand,
@@ -830,8 +830,8 @@ impl ThrottleBlock {
             gold: MemThrottle::new(),
             fired: false,
             stats: ThrottleStats::default(),
-            inputs: names_of(&ThrottleIn::default()),
-            outputs: names_of(&ThrottleOut::default()),
+            inputs: sample.port_names(Dir::In),
+            outputs: sample.port_names(Dir::Out),
         }
     }
 
@@ -855,46 +855,6 @@ impl ThrottleBlock {
     }
 }
 
-/// Fill `inputs`/`outputs` in the order of [`golden::observe`] (checked against it in tests
-/// and in debug builds), without allocating.
-fn throttle_values(i: &ThrottleIn, o: &ThrottleOut, inputs: &mut [u64], outputs: &mut [u64]) {
-    let iv = [
-        u64::from(i.up_valid),
-        u64::from(i.up_beats & 7),
-        u64::from(i.up_addr),
-        u64::from(i.down_ready),
-        u64::from(i.cfg.we),
-        u64::from(i.cfg.addr),
-        u64::from(i.cfg.wdata),
-    ];
-    inputs.copy_from_slice(&iv);
-    let s = &o.status;
-    let ov = [
-        u64::from(o.up_ready),
-        u64::from(o.down_valid),
-        u64::from(o.down_beats & 7),
-        u64::from(o.down_addr),
-        u64::from(o.cfg_rdata),
-        u64::from(s.state == State::Bubble),
-        u64::from(s.cfg_error),
-        u64::from(s.wc),
-        credit_bits(s.inner),
-        credit_bits(s.outer),
-        u64::from(s.bubble_len),
-        u64::from(s.perf_reqs),
-        u64::from(s.perf_beats),
-        u64::from(s.perf_bubble),
-        u64::from(s.perf_wait),
-        u64::from(s.perf_windows),
-    ];
-    outputs.copy_from_slice(&ov);
-    debug_assert!(same_values(&i.port_list(), inputs) && same_values(&o.port_list(), outputs));
-}
-
-fn same_values(named: &[(String, u64)], values: &[u64]) -> bool {
-    named.len() == values.len() && named.iter().zip(values).all(|((_, a), b)| a == b)
-}
-
 impl CosimBlock for ThrottleBlock {
     fn name(&self) -> &str {
         "throttle"
@@ -907,7 +867,7 @@ impl CosimBlock for ThrottleBlock {
     }
     fn step(&mut self, inputs: &mut [u64], outputs: &mut [u64]) {
         let (i, o) = self.step_typed();
-        throttle_values(&i, &o, inputs, outputs);
+        write_values(&(&i, &o), inputs, outputs);
     }
     fn reset(&mut self) {
         *self = ThrottleBlock::new(self.seed, self.demand, self.cfg);
@@ -947,6 +907,13 @@ impl ArbiterBlock {
             ..Default::default()
         };
         let sample_out = ArbiterOut::default();
+        let sample = (
+            &sample_in,
+            ArbiterOutPorts {
+                out: &sample_out,
+                ports,
+            },
+        );
         Ok(ArbiterBlock {
             seed,
             ports,
@@ -958,11 +925,8 @@ impl ArbiterBlock {
                 grants_per_port: vec![0; ports],
                 ..Default::default()
             },
-            inputs: names_of(&sample_in),
-            outputs: names_of(&ArbiterOutPorts {
-                out: &sample_out,
-                ports,
-            }),
+            inputs: sample.port_names(Dir::In),
+            outputs: sample.port_names(Dir::Out),
         })
     }
 
@@ -985,59 +949,6 @@ impl ArbiterBlock {
     }
 }
 
-fn arbiter_values(
-    ports: usize,
-    i: &ArbiterIn,
-    o: &ArbiterOut,
-    inputs: &mut [u64],
-    outputs: &mut [u64],
-) {
-    let mut k = 0;
-    let mut put = |buf: &mut [u64], v: u64| {
-        buf[k] = v;
-        k += 1;
-    };
-    for r in &i.req {
-        put(inputs, u64::from(r.valid));
-        put(inputs, u64::from(r.beats & 7));
-        put(inputs, u64::from(r.addr));
-    }
-    put(inputs, u64::from(i.mem_ready));
-    put(inputs, u64::from(i.cfg.we));
-    put(inputs, u64::from(i.cfg.addr));
-    put(inputs, u64::from(i.cfg.wdata));
-    let mut k = 0;
-    let mut put = |v: u64| {
-        outputs[k] = v;
-        k += 1;
-    };
-    for p in 0..ports {
-        put(u64::from(o.grant >> p & 1));
-        put(u64::from(o.req_ready >> p & 1));
-    }
-    let s = &o.status;
-    for v in [
-        u64::from(o.mem_valid),
-        u64::from(o.mem_id),
-        u64::from(o.mem_beats & 7),
-        u64::from(o.mem_addr),
-        u64::from(o.cfg_rdata),
-        u64::from(s.policy.value()),
-        u64::from(s.ptr),
-        u64::from(s.locked),
-        u64::from(s.lock_id),
-        u64::from(s.cfg_error),
-        u64::from(s.perf_grants),
-        u64::from(s.perf_stall),
-    ] {
-        put(v);
-    }
-    debug_assert!(
-        same_values(&i.port_list(), inputs)
-            && same_values(&ArbiterOutPorts { out: o, ports }.port_list(), outputs)
-    );
-}
-
 impl CosimBlock for ArbiterBlock {
     fn name(&self) -> &str {
         "arbiter"
@@ -1050,7 +961,11 @@ impl CosimBlock for ArbiterBlock {
     }
     fn step(&mut self, inputs: &mut [u64], outputs: &mut [u64]) {
         let (i, o) = self.step_typed();
-        arbiter_values(self.ports, &i, &o, inputs, outputs);
+        let out = ArbiterOutPorts {
+            out: &o,
+            ports: self.ports,
+        };
+        write_values(&(&i, out), inputs, outputs);
     }
     fn reset(&mut self) {
         self.stim = ArbiterStimulus::new(self.seed, self.ports, self.policy);
@@ -1066,6 +981,7 @@ impl CosimBlock for ArbiterBlock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use golden::spec;
 
     fn run_values<B: CosimBlock>(b: &mut B, cycles: usize) -> Vec<(Vec<u64>, Vec<u64>)> {
         (0..cycles)
@@ -1078,8 +994,21 @@ mod tests {
             .collect()
     }
 
+    /// The values `CosimBlock::step` wrote carry, under the block's port names, the values the
+    /// string form (`Ports::port_list`) of the same cycle gives those names, and every port is
+    /// either an input or an output.
+    fn assert_lined_up<B: CosimBlock + ?Sized>(b: &B, typed: &impl Ports, i: &[u64], o: &[u64]) {
+        let list = typed.port_list();
+        assert_eq!(list.len(), i.len() + o.len());
+        let names = b.input_names().iter().zip(i);
+        for (n, v) in names.chain(b.output_names().iter().zip(o)) {
+            let named = list.iter().find(|p| p.0 == *n).map(|p| p.1);
+            assert_eq!(named, Some(*v), "{n}");
+        }
+    }
+
     #[test]
-    fn fast_values_follow_observe_order() {
+    fn fast_values_follow_observe_names() {
         let cfg = ThrottleConfig::new(40, 9, Some(20)).unwrap();
         let mut t = ThrottleBlock::new(5, Demand::Random, cfg);
         let mut check = ThrottleBlock::new(5, Demand::Random, cfg);
@@ -1087,10 +1016,9 @@ mod tests {
             let mut i = vec![0; 7];
             let mut o = vec![0; 16];
             t.step(&mut i, &mut o);
-            let (ti, to) = check.step_typed();
-            assert!(same_values(&ti.port_list(), &i));
-            assert!(same_values(&to.port_list(), &o));
+            assert_lined_up(&t, &check.step_typed(), &i, &o);
         }
+        assert_eq!(t.input_names()[0], "up_valid");
         assert_eq!(t.output_names()[7], "st_wc");
         let mut a = ArbiterBlock::new(2, 3, Policy::Fixed).unwrap();
         let mut check = ArbiterBlock::new(2, 3, Policy::Fixed).unwrap();
@@ -1099,14 +1027,22 @@ mod tests {
             let mut o = vec![0; a.output_names().len()];
             a.step(&mut i, &mut o);
             let (ci, co) = check.step_typed();
-            assert!(same_values(&ci.port_list(), &i));
-            assert!(same_values(
-                &ArbiterOutPorts { out: &co, ports: 3 }.port_list(),
-                &o
-            ));
+            assert_lined_up(&a, &(ci, ArbiterOutPorts { out: &co, ports: 3 }), &i, &o);
         }
         assert_eq!(a.input_names()[0], "req_valid$0");
         assert_eq!(a.output_names()[1], "req_ready$0");
+        let p = golden::soc::SocParams::new(2, 4).unwrap();
+        let shape = golden::compile::GemmShape::new(8, 16, 16).unwrap();
+        let mut s = SocBlock::new(p, &[shape; 2], &[], 3, 8).unwrap();
+        let mut check = s.golden().clone();
+        let (mut i, mut o) = (vec![0; 2 * 5 + 3], vec![0; 2 * 14 + 6]);
+        for _ in 0..s.cycles() {
+            s.step(&mut i, &mut o);
+            assert_lined_up(&s, check.step(), &i, &o);
+        }
+        assert!(check.is_idle());
+        assert_eq!(s.input_names()[5], "cmd_valid$1");
+        assert_eq!(s.output_names()[2 * 14], "mem_valid");
     }
 
     #[test]
@@ -1219,7 +1155,6 @@ pub struct SocBlock {
     inputs: Vec<String>,
     outputs: Vec<String>,
     backdoor: Vec<String>,
-    scratch: Vec<golden::observe::Named>,
 }
 
 impl SocBlock {
@@ -1235,22 +1170,8 @@ impl SocBlock {
         let (gold, jobs) = Self::build(p, shapes, throttles, seed, shift)?;
         let mut probe = gold.clone();
         let idle_at = probe.run_until_idle(u64::MAX / 2)?;
-        let sample = probe.step().clone();
-        let names: Vec<String> = names_of(&sample);
-        // Per tile 19 names (5 inputs first), then 3 shared inputs and 6 shared outputs
-        // (`golden::soc::SocCycle::ports`).
-        let n_in = 5;
-        debug_assert!(names[0] == "cmd_valid$0" && names[4] == "cfg_wdata$0");
-        let mut inputs = Vec::new();
-        let mut outputs = Vec::new();
-        for k in 0..p.tiles {
-            let base = k * 19;
-            inputs.extend(names[base..base + n_in].iter().cloned());
-            outputs.extend(names[base + n_in..base + 19].iter().cloned());
-        }
-        let shared = p.tiles * 19;
-        inputs.extend(names[shared..shared + 3].iter().cloned());
-        outputs.extend(names[shared + 3..].iter().cloned());
+        let sample = probe.step();
+        let (inputs, outputs) = (sample.port_names(Dir::In), sample.port_names(Dir::Out));
         let backdoor = [
             "bd_we",
             "bd_addr",
@@ -1277,7 +1198,6 @@ impl SocBlock {
             inputs,
             outputs,
             backdoor,
-            scratch: Vec::new(),
         })
     }
 
@@ -1324,24 +1244,8 @@ impl CosimBlock for SocBlock {
         &self.outputs
     }
     fn step(&mut self, inputs: &mut [u64], outputs: &mut [u64]) {
-        self.scratch.clear();
-        self.gold.step().ports(&mut self.scratch);
-        let (mut i, mut o) = (0, 0);
+        write_values(self.gold.step(), inputs, outputs);
         let n = self.p.tiles;
-        for (idx, (_, v)) in self.scratch.iter().enumerate() {
-            let is_input = if idx < n * 19 {
-                idx % 19 < 5
-            } else {
-                idx < n * 19 + 3
-            };
-            if is_input {
-                inputs[i] = *v;
-                i += 1;
-            } else {
-                outputs[o] = *v;
-                o += 1;
-            }
-        }
         if self.gold.is_idle() && self.stats.per_tile_cycles.is_empty() {
             self.stats.per_tile_cycles = (0..n)
                 .map(|k| self.gold.tile_perf(k).map_or(0, |p| p.finish_cycle))
