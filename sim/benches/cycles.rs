@@ -6,26 +6,10 @@ use sim::{BuildOptions, VerilatedModel};
 use std::hint::black_box;
 use std::time::Instant;
 
-const COUNTER: &str = "
-module top(clock,en,load,d,q,wrap);
-    input wire  clock;
-    input wire  en;
-    input wire  load;
-    input wire  [7:0] d;
-    output reg  [7:0] q;
-    output reg  wrap;
-    initial begin
-        q = 8'h0;
-    end
-    always @(posedge clock) begin
-        if (load) q <= d;
-        else if (en) q <= q + 32'h1;
-    end
-    always @(*) begin
-        wrap = en & (q == 32'hff);
-    end
-endmodule // top
-";
+// The tests' counter (a top with an incrementer submodule, as Rust-HDL emits it).
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::COUNTER;
 
 fn main() -> Result<(), sim::SimError> {
     let cycles: u64 = std::env::args()
