@@ -712,21 +712,25 @@ impl SocOutcome {
 }
 
 /// Run `s` with `seed` in Verilator lockstep with the golden SoC until idle (`opts.cycles` is
-/// replaced by the run length), then check the output matrices.
+/// replaced by the run length), then check the output matrices. `progress` gets the cycles done
+/// and the run length.
 pub fn run_soc(
     s: &SocScenario,
     seed: u64,
     opts: &CosimOptions,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<SocOutcome> {
     let v = hw::emit::soc(&s.params).map_err(usage)?;
     let mut b = s.block(seed)?;
+    let total = b.cycles();
     let opts = CosimOptions {
-        cycles: b.cycles(),
+        cycles: total,
         ..opts.clone()
     };
-    let report =
-        cosim::run(&v.text, &v.top, &mut b, &opts, progress).context("co-simulating the SoC")?;
+    let report = cosim::run(&v.text, &v.top, &mut b, &opts, &mut |done| {
+        progress(done, total)
+    })
+    .context("co-simulating the SoC")?;
     Ok(SocOutcome {
         report,
         stats: b.stats().clone(),
@@ -751,7 +755,16 @@ fn soc_cmd(a: &CosimArgs) -> Result<ExitCode> {
     } else {
         println!("moca cosim: seed {seed} (rerun: {})", s.command(seed));
     }
-    let o = run_soc(&s, seed, &opts, &mut |_| {})?;
+    let mut pb = None;
+    let outcome = run_soc(&s, seed, &opts, &mut |done, total| {
+        pb.get_or_insert_with(|| progress_bar(total, "soc"))
+            .as_ref()
+            .inspect(|p| p.set_position(done));
+    });
+    if let Some(Some(p)) = &pb {
+        p.finish_and_clear();
+    }
+    let o = outcome?;
     let (r, st) = (&o.report, &o.stats);
     if a.json {
         println!("{}", o.to_json(&s, seed));

@@ -76,7 +76,7 @@ fn run_one(
         throttles,
         shift: SHIFT,
     };
-    let o = run_soc(&s, SEED, &CosimOptions::default(), &mut |_| {})?;
+    let o = run_soc(&s, SEED, &CosimOptions::default(), &mut |_, _| {})?;
     if !o.report.passed() {
         eprintln!("{}", o.report);
     }
