@@ -48,6 +48,8 @@ lint-rtl:
 	$(MOCA_DEV) lint --block arbiter --ports 16
 	$(MOCA_DEV) lint --block soc --tiles 1 --dim 16
 	$(MOCA_DEV) lint --block soc --tiles 4 --dim 2
+	$(MOCA_DEV) lint --block tile --dim 2
+	$(MOCA_DEV) lint --block tile --dim 16
 
 ## demo: the main job on its defaults: RTL, lint, the throttle's rate, co-simulation, and a
 ## multi-tenant experiment.

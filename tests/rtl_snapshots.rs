@@ -38,3 +38,14 @@ fn soc_verilog_small_configuration() {
     assert_eq!(v.top, "moca_soc_t2_d2");
     insta::assert_snapshot!("moca_soc_t2_d2", v.text);
 }
+
+#[test]
+fn tile_verilog_small_configuration() {
+    // One tile alone at DIM 2 with the minimal scratchpad and accumulator, 64 memory rows.
+    let p = golden::tile::TileParams::with_rows(2, 8, 4).unwrap();
+    let v = hw::emit::tile(&p, 64).unwrap();
+    assert_eq!(v.top, "moca_tile_d2");
+    assert_eq!(v, hw::emit::tile(&p, 64).unwrap());
+    assert!(hw::emit::tile(&p, 0).is_err());
+    insta::assert_snapshot!("moca_tile_d2", v.text);
+}

@@ -19,58 +19,116 @@ pub enum Block {
     Throttle,
     /// `BusArbiter`: N requesters to one memory port.
     Arbiter,
+    /// One accelerator tile alone (no throttle, arbiter or shared memory; its DMA ports are
+    /// top-level ports).
+    Tile,
     /// `MocaSoc`: N accelerator tiles, their throttles, the arbiter and shared memory.
     Soc,
 }
 
-/// The SoC's shape (used by `--block soc`).
-#[derive(Args, Clone, Debug)]
+impl Block {
+    /// Every block, in the order `moca lint` checks them.
+    pub const ALL: [Block; 4] = [Block::Throttle, Block::Arbiter, Block::Tile, Block::Soc];
+
+    /// The `--block` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Block::Throttle => "throttle",
+            Block::Arbiter => "arbiter",
+            Block::Tile => "tile",
+            Block::Soc => "soc",
+        }
+    }
+}
+
+/// The shape of a tile or of the SoC (`--block tile`, `--block soc`).
+#[derive(Args, Clone, Debug, Default)]
 pub struct SocShape {
-    /// SoC: number of tiles (1..=16).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
-    pub tiles: u16,
-    /// SoC: systolic array dimension DIM (2..=16).
-    #[arg(long, default_value_t = spec::tile::DEFAULT_DIM as u16,
-          value_parser = clap::value_parser!(u16).range(2..=16))]
-    pub dim: u16,
-    /// SoC: scratchpad rows per tile (4*DIM..=16384; default 64*DIM).
+    /// SoC: number of tiles (1..=16; default 2).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub tiles: Option<u16>,
+    /// Tile and SoC: systolic array dimension DIM (2..=16; default 4).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(2..=16))]
+    pub dim: Option<u16>,
+    /// Tile and SoC: scratchpad rows per tile (4*DIM..=16384; default 64*DIM).
     #[arg(long)]
     pub sp_rows: Option<u32>,
-    /// SoC: accumulator rows per tile (2*DIM..=16384; default 16*DIM).
+    /// Tile and SoC: accumulator rows per tile (2*DIM..=16384; default 16*DIM).
     #[arg(long)]
     pub acc_rows: Option<u32>,
-    /// SoC: shared-memory rows (1..=16777216).
-    #[arg(long, default_value_t = 4096)]
-    pub mem_rows: u32,
-    /// SoC: memory read latency in cycles (1..=1024).
-    #[arg(long, default_value_t = spec::tile::DEFAULT_MEM_LATENCY)]
-    pub latency: u32,
+    /// Tile and SoC: shared-memory rows (1..=16777216; default 4096). For a tile alone, the
+    /// memory size its LOAD/STORE bounds check assumes.
+    #[arg(long)]
+    pub mem_rows: Option<u32>,
+    /// SoC: memory read latency in cycles (1..=1024; default 16).
+    #[arg(long)]
+    pub latency: Option<u32>,
 }
+
+/// Default shared-memory rows of `--block soc` / `--block tile`.
+pub const DEFAULT_MEM_ROWS: u32 = 4096;
+/// Default tiles of `--block soc`.
+pub const DEFAULT_TILES: u16 = 2;
 
 impl SocShape {
     /// Validated SoC parameters (bad values are usage errors naming the range).
     pub fn params(&self) -> Result<golden::soc::SocParams> {
-        let dim = usize::from(self.dim);
-        let mut p = golden::soc::SocParams::new(usize::from(self.tiles), dim).map_err(usage)?;
+        let dim = usize::from(self.dim.unwrap_or(spec::tile::DEFAULT_DIM as u16));
+        let tiles = usize::from(self.tiles.unwrap_or(DEFAULT_TILES));
+        let mut p = golden::soc::SocParams::new(tiles, dim).map_err(usage)?;
         if let Some(r) = self.sp_rows {
             p.tile.sp_rows = r;
         }
         if let Some(r) = self.acc_rows {
             p.tile.acc_rows = r;
         }
-        p.mem_rows = self.mem_rows;
-        p.latency = self.latency;
+        p.mem_rows = self.mem_rows.unwrap_or(DEFAULT_MEM_ROWS);
+        p.latency = self.latency.unwrap_or(spec::tile::DEFAULT_MEM_LATENCY);
         p.validate().map_err(usage)?;
         Ok(p)
     }
 }
 
-/// Emit the Verilog of `block` (`ports` is used by the arbiter, `soc` by the SoC).
-pub fn emit(block: Block, ports: u16, soc: &SocShape) -> Result<VerilogTop> {
+/// Reject a flag given for a block it does not apply to (a usage error naming the flag and
+/// the blocks it applies to), so that a mistyped `--block` cannot silently ignore a flag.
+pub fn check_flags(block: Block, ports: Option<u16>, shape: &SocShape) -> Result<()> {
+    use Block::{Arbiter, Soc, Tile};
+    let flags: [(&str, bool, &[Block]); 7] = [
+        ("ports", ports.is_some(), &[Arbiter]),
+        ("tiles", shape.tiles.is_some(), &[Soc]),
+        ("dim", shape.dim.is_some(), &[Tile, Soc]),
+        ("sp-rows", shape.sp_rows.is_some(), &[Tile, Soc]),
+        ("acc-rows", shape.acc_rows.is_some(), &[Tile, Soc]),
+        ("mem-rows", shape.mem_rows.is_some(), &[Tile, Soc]),
+        ("latency", shape.latency.is_some(), &[Soc]),
+    ];
+    for (flag, set, applies) in flags {
+        if set && !applies.contains(&block) {
+            let names: Vec<&str> = applies.iter().map(|b| b.name()).collect();
+            return Err(usage(format!(
+                "--{flag} does not apply to --block {}: it applies to --block {} only",
+                block.name(),
+                names.join(" and --block ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Emit the Verilog of `block` (`ports` is used by the arbiter, `shape` by the tile and the
+/// SoC; flags that do not apply are ignored here, see [`check_flags`]).
+pub fn emit(block: Block, ports: Option<u16>, shape: &SocShape) -> Result<VerilogTop> {
     Ok(match block {
         Block::Throttle => hw::emit::throttle(),
-        Block::Arbiter => hw::emit::arbiter(usize::from(ports)).map_err(usage)?,
-        Block::Soc => hw::emit::soc(&soc.params()?).map_err(usage)?,
+        Block::Arbiter => {
+            let ports = ports.unwrap_or(spec::DEFAULT_PORTS as u16);
+            hw::emit::arbiter(usize::from(ports)).map_err(usage)?
+        }
+        Block::Tile => {
+            let p = shape.params()?;
+            hw::emit::tile(&p.tile, p.mem_rows).map_err(usage)?
+        }
+        Block::Soc => hw::emit::soc(&shape.params()?).map_err(usage)?,
     })
 }
 
@@ -78,19 +136,21 @@ pub fn emit(block: Block, ports: u16, soc: &SocShape) -> Result<VerilogTop> {
 #[derive(Args)]
 #[command(
     long_about = "Write the Verilog of a block: one deterministic file per top module \
-    (`moca_throttle.v`, `moca_arbiter_p<N>.v`), headed by the parameters it was generated with. \
-    The files are plain Verilog-2005 that Verilator, Icarus Verilog and yosys accept.\n\n\
-    Example: moca gen --block arbiter --ports 8 -o rtl/"
+    (`moca_throttle.v`, `moca_arbiter_p<N>.v`, `moca_tile_d<DIM>.v`, `moca_soc_t<N>_d<DIM>.v`), \
+    headed by the parameters it was generated with. The files are plain Verilog-2005 that \
+    Verilator, Icarus Verilog and yosys accept. A flag that does not apply to the block (e.g. \
+    --ports with --block tile) is an error.\n\n\
+    Example: moca gen --block arbiter --ports 8 -o rtl/\n\
+    Example: moca gen --block tile --dim 16 --sp-rows 64 --acc-rows 32 -o rtl/"
 )]
 pub struct GenArgs {
     /// Block to generate.
     #[arg(long, value_enum)]
     pub block: Block,
-    /// Number of arbiter requesters (1..=16).
-    #[arg(long, default_value_t = spec::DEFAULT_PORTS as u16,
-          value_parser = clap::value_parser!(u16).range(1..=16))]
-    pub ports: u16,
-    /// SoC shape.
+    /// Arbiter: number of requesters (1..=16; default 4).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub ports: Option<u16>,
+    /// Tile and SoC shape.
     #[command(flatten)]
     pub soc: SocShape,
     /// Output directory (created if missing).
@@ -104,17 +164,17 @@ pub struct GenArgs {
     long_about = "Generate each block and lint it with `verilator --lint-only -Wall` \
     (with the waivers in hw/lint/waivers.vlt, printed by --show-waivers) and compile it with \
     `iverilog -g2005`. Any diagnostic is printed as `file:line: message` and fails the run \
-    (exit 1)."
+    (exit 1). Without --block every block is linted, each with the flags that apply to it; \
+    with --block, a flag that does not apply to that block is an error."
 )]
 pub struct LintArgs {
     /// Block to lint (default: all).
     #[arg(long, value_enum)]
     pub block: Option<Block>,
-    /// Number of arbiter requesters (1..=16).
-    #[arg(long, default_value_t = spec::DEFAULT_PORTS as u16,
-          value_parser = clap::value_parser!(u16).range(1..=16))]
-    pub ports: u16,
-    /// SoC shape.
+    /// Arbiter: number of requesters (1..=16; default 4).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub ports: Option<u16>,
+    /// Tile and SoC shape.
     #[command(flatten)]
     pub soc: SocShape,
     /// Keep the linted files in this directory (default: a temporary directory).
@@ -148,6 +208,7 @@ fn write_top(dir: &Path, top: &VerilogTop) -> Result<PathBuf> {
 
 /// `moca gen`.
 pub fn gen_cmd(a: &GenArgs) -> Result<ExitCode> {
+    check_flags(a.block, a.ports, &a.soc)?;
     let top = emit(a.block, a.ports, &a.soc)?;
     let path = write_top(&a.out, &top)?;
     println!("{}", path.display());
@@ -215,8 +276,11 @@ pub fn lint_cmd(a: &LintArgs) -> Result<ExitCode> {
     let work = tools::WorkDir::new(a.out.as_deref())?;
     let dir = work.path();
     let blocks = match a.block {
-        Some(b) => vec![b],
-        None => vec![Block::Throttle, Block::Arbiter, Block::Soc],
+        Some(b) => {
+            check_flags(b, a.ports, &a.soc)?;
+            vec![b]
+        }
+        None => Block::ALL.to_vec(),
     };
     let waivers = dir.join("waivers.vlt");
     tools::write_file(&waivers, WAIVERS)?;

@@ -207,10 +207,11 @@ pub fn prove_cmd(a: &ProveArgs) -> Result<ExitCode> {
     let problem = match a.block {
         Block::Throttle => hw::formal::throttle(),
         Block::Arbiter => hw::formal::arbiter(usize::from(a.ports)).map_err(usage)?,
-        Block::Soc => {
+        Block::Soc | Block::Tile => {
             return Err(usage(
                 "moca prove covers --block throttle and --block arbiter (the SoC's throttles \
-                 and arbiter are those blocks, unchanged); the SoC has no properties yet",
+                 and arbiter are those blocks, unchanged); the tile and the SoC have no \
+                 properties yet",
             ));
         }
     };

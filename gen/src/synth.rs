@@ -8,11 +8,10 @@
 //! of the block then start and end at flip-flops, and no logic can be optimised away. The
 //! wrapper's flip-flops appear in the timing run only, never in the reported resources.
 
-use crate::hdl::{Block, emit};
+use crate::hdl::{Block, check_flags, emit};
 use crate::tools::{self, Tool, WorkDir};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use golden::spec;
 use serde::Serialize;
 use sim::ports::{Direction, Port, parse_ports};
 use std::path::Path;
@@ -46,18 +45,19 @@ pub enum Target {
     RAM blocks. For --target ice40 the block is also placed and routed with nextpnr-ice40 on the \
     smallest device it fits (UP5K, else HX8K) inside a generated timing wrapper, and the maximum \
     clock frequency is reported. The design must pass `check -assert` (no latches, no \
-    multi-driven nets, no combinational loops).\n\n\
-    Example: moca synth --block throttle --target ice40 --json"
+    multi-driven nets, no combinational loops). A flag that does not apply to the block is an \
+    error.\n\n\
+    Example: moca synth --block throttle --target ice40 --json\n\
+    Example: moca synth --block tile --dim 16 --sp-rows 64 --acc-rows 32 --target generic"
 )]
 pub struct SynthArgs {
     /// Block to synthesise.
     #[arg(long, value_enum)]
     pub block: Block,
-    /// Number of arbiter requesters (1..=16).
-    #[arg(long, default_value_t = spec::DEFAULT_PORTS as u16,
-          value_parser = clap::value_parser!(u16).range(1..=16))]
-    pub ports: u16,
-    /// SoC shape.
+    /// Arbiter: number of requesters (1..=16; default 4).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub ports: Option<u16>,
+    /// Tile and SoC shape.
     #[command(flatten)]
     pub soc: crate::hdl::SocShape,
     /// Target technology.
@@ -267,6 +267,18 @@ pub fn synthesize(
         },
     };
     if target == Target::Ice40 {
+        // Checked before the timing wrapper is synthesised (as long again as the block).
+        let (device, package, _) = ICE40_DEVICES
+            .iter()
+            .find(|(_, _, luts)| r.luts * 10 <= luts * 8)
+            .with_context(|| {
+                format!(
+                    "{top} needs {} LUTs: more than 80 % of the largest supported iCE40 (HX8K, \
+                     7680), so it is not placed and routed (synthesis: {} cells, {} LUT4, {} FF, \
+                     {} RAM, {} carry)",
+                    r.luts, r.cells, r.luts, r.ffs, r.brams, r.carries
+                )
+            })?;
         let ports = parse_ports(verilog, top).context("reading the top's ports")?;
         let wrap = dir.join("moca_timing_wrapper.v");
         tools::write_file(&wrap, &timing_wrapper(top, &ports, clock))?;
@@ -280,15 +292,6 @@ pub fn synthesize(
             ),
             "wrapper",
         )?;
-        let (device, package, _) = ICE40_DEVICES
-            .iter()
-            .find(|(_, _, luts)| r.luts * 10 <= luts * 8)
-            .with_context(|| {
-                format!(
-                    "{top} needs {} LUTs: more than 80 % of the largest supported iCE40 (HX8K, 7680)",
-                    r.luts
-                )
-            })?;
         let out = NEXTPNR.run(&[
             format!("--{device}").as_str(),
             "--package",
@@ -304,10 +307,19 @@ pub fn synthesize(
         let log = String::from_utf8_lossy(&out.stderr).into_owned();
         tools::write_file(&dir.join("nextpnr.log"), &log)?;
         if !out.status.success() {
+            // The logic-cell utilisation explains the usual failure: the LUT check above
+            // passed, but LUTs, flip-flops and carries packed into logic cells do not fit.
             bail!(
-                "nextpnr-ice40 failed on {device}: {}",
+                "nextpnr-ice40 failed on {device} (synthesis: {} cells, {} LUT4, {} FF, {} RAM, \
+                 {} carry; -o DIR keeps nextpnr.log):\n{}",
+                r.cells,
+                r.luts,
+                r.ffs,
+                r.brams,
+                r.carries,
                 log.lines()
-                    .filter(|l| l.contains("ERROR"))
+                    .filter(|l| l.contains("ERROR") || l.contains("ICESTORM_LC:"))
+                    .map(|l| l.trim_start_matches("Info:").trim())
                     .collect::<Vec<_>>()
                     .join("\n")
             );
@@ -330,6 +342,7 @@ pub fn synthesize(
 
 /// `moca synth`.
 pub fn synth_cmd(a: &SynthArgs) -> Result<ExitCode> {
+    check_flags(a.block, a.ports, &a.soc)?;
     let top = emit(a.block, a.ports, &a.soc)?;
     let work = WorkDir::new(a.out.as_deref())?;
     let r = synthesize(&top.text, &top.top, "clock", a.target, work.path())?;

@@ -1,6 +1,7 @@
 //! Verilog emission: one deterministic file per top module, with a header naming the block and
 //! its parameters. Rust-HDL names the top `top` and its submodules `top$...`; they are renamed
-//! after the block (`moca_throttle`, `moca_arbiter_p4`) so several tops can share a project.
+//! after the block (`moca_throttle`, `moca_arbiter_p4`, `moca_tile_d4`, `moca_soc_t2_d4`) so
+//! several tops can share a project.
 
 use crate::arbiter::BusArbiter;
 use crate::throttle::MemThrottle;
@@ -99,6 +100,37 @@ pub fn soc(p: &golden::soc::SocParams) -> Result<VerilogTop, golden::soc::SocErr
             ("ACC_ROWS", p.tile.acc_rows.to_string()),
             ("MEM_ROWS", p.mem_rows.to_string()),
             ("LATENCY", p.latency.to_string()),
+        ],
+    ))
+}
+
+/// One accelerator tile alone, `moca_tile_d<DIM>`: the `Tile` of the SoC without a throttle,
+/// the arbiter or the shared memory. Its ports are the tile's own: the host command port, the
+/// DMA request port (`dma_valid`, `dma_beats`, `dma_addr`, `dma_ready`), the read response
+/// (`rd_valid`, `rd_data`), the store data (`st_wdata`) and the status outputs. `mem_rows` is
+/// the size of the memory the tile's LOAD/STORE bounds check assumes (1..=16777216). Rows are
+/// 128 bits whatever `DIM` (lanes `DIM..16` of `rd_data` are unused, of `st_wdata` zero).
+pub fn tile(
+    p: &golden::tile::TileParams,
+    mem_rows: u32,
+) -> Result<VerilogTop, golden::soc::SocError> {
+    // The SoC's validation covers the tile and `mem_rows`; tiles and latency are not used here.
+    golden::soc::SocParams {
+        tiles: 1,
+        tile: *p,
+        mem_rows,
+        latency: golden::spec::tile::DEFAULT_MEM_LATENCY,
+    }
+    .validate()?;
+    let mut uut = crate::tile::Tile::new(p, mem_rows);
+    Ok(finish(
+        &mut uut,
+        format!("moca_tile_d{}", p.dim),
+        &[
+            ("DIM", p.dim.to_string()),
+            ("SP_ROWS", p.sp_rows.to_string()),
+            ("ACC_ROWS", p.acc_rows.to_string()),
+            ("MEM_ROWS", mem_rows.to_string()),
         ],
     ))
 }
