@@ -239,6 +239,18 @@ fn prove_reports_a_line_per_property() {
     assert_eq!(bound["outcome"]["depth"], 2);
     let o = moca(&["prove", "--block", "throttle", "--depth", "0"]);
     assert_eq!(o.status.code(), Some(2));
+    for (args, msg) in [
+        (
+            &["prove", "--block", "throttle", "--dim", "4"][..],
+            "--dim does not apply to --block throttle",
+        ),
+        (&["prove", "--block", "tile", "--dim", "1"][..], "1"),
+        (&["prove", "--block", "soc"][..], "no properties of its own"),
+    ] {
+        let o = moca(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(msg), "{args:?}: {}", stderr(&o));
+    }
 }
 
 #[test]

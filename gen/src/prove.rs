@@ -29,7 +29,7 @@ use std::process::ExitCode;
     cycles of reset; induction did not close), or `FAILED` with the step of the counterexample. \
     Exit code 1 if any property fails. The properties and the bound are documented in \
     docs/FORMAL.md.\n\n\
-    Example: moca prove --block arbiter --ports 8"
+    Examples: moca prove --block arbiter --ports 8\n          moca prove --block tile --dim 2"
 )]
 pub struct ProveArgs {
     /// Block to prove.
@@ -39,6 +39,10 @@ pub struct ProveArgs {
     #[arg(long, default_value_t = spec::DEFAULT_PORTS as u16,
           value_parser = clap::value_parser!(u16).range(1..=16))]
     pub ports: u16,
+    /// Tile: array dimension DIM (2..=16; default 2). The tile is proven at its smallest
+    /// storage (`4*DIM` scratchpad, `2*DIM` accumulator rows, 64 memory rows).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(2..=16))]
+    pub dim: Option<u16>,
     /// Largest induction length tried (and bounded-check depth when induction does not close).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub depth: u32,
@@ -108,7 +112,7 @@ fn sat(problem: &FormalProblem, selected: &[usize], depth: u32, dir: &Path) -> R
     tools::write_file(&src, &problem.verilog_with(selected))?;
     let top = &problem.top;
     let script = format!(
-        "read_verilog -formal {}\nprep -flatten -top {top}\n\
+        "read_verilog -formal {}\nprep -flatten -top {top}\nmemory_map\n\
          sat -tempinduct -prove-asserts -set-assumes -set-init-zero -maxsteps {depth} {top}\n",
         src.display()
     );
@@ -207,14 +211,25 @@ pub fn prove_cmd(a: &ProveArgs) -> Result<ExitCode> {
     let problem = match a.block {
         Block::Throttle => hw::formal::throttle(),
         Block::Arbiter => hw::formal::arbiter(usize::from(a.ports)).map_err(usage)?,
-        Block::Soc | Block::Tile => {
+        Block::Tile => {
+            let (p, mem_rows) =
+                hw::formal::tile_params(usize::from(a.dim.unwrap_or(2))).map_err(usage)?;
+            hw::formal::tile(&p, mem_rows).map_err(usage)?
+        }
+        Block::Soc => {
             return Err(usage(
-                "moca prove covers --block throttle and --block arbiter (the SoC's throttles \
-                 and arbiter are those blocks, unchanged); the tile and the SoC have no \
-                 properties yet",
+                "moca prove covers --block throttle, arbiter and tile (the SoC is those blocks \
+                 connected: its throttles and arbiter are unchanged); the SoC has no \
+                 properties of its own yet",
             ));
         }
     };
+    if a.dim.is_some() && a.block != Block::Tile {
+        return Err(usage(format!(
+            "--dim does not apply to --block {}: it applies to --block tile only",
+            a.block.name()
+        )));
+    }
     let work = WorkDir::new(a.out.as_deref())?;
     let dir = work.path();
     let verdicts = prove(&problem, a.depth, dir)?;
@@ -314,6 +329,38 @@ mod tests {
         assert!(matches!(nf, Outcome::Failed { .. }), "{nf}");
         let be = outcome(&v, "bubble_only_when_enabled");
         assert!(matches!(be, Outcome::Proven { .. }), "{be}");
+    }
+
+    #[test]
+    fn tile_properties_are_proven_or_bounded_and_a_broken_tile_fails() {
+        let (tp, mem_rows) = hw::formal::tile_params(2).unwrap();
+        let p = hw::formal::tile(&tp, mem_rows).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let fast = only(
+            p.clone(),
+            &[
+                "dma_beats_1_to_max",
+                "queue_within_depth",
+                "dma_within_memory",
+            ],
+        );
+        let v = prove(&fast, 2, dir.path()).unwrap();
+        for name in ["dma_beats_1_to_max", "queue_within_depth"] {
+            let o = outcome(&v, name);
+            assert!(matches!(o, Outcome::Proven { .. }), "{name}: {o}");
+        }
+        let o = outcome(&v, "dma_within_memory");
+        assert_eq!(*o, Outcome::Bounded { depth: 2 });
+        // Let a DMA request carry 5 beats: the beats property must fail.
+        let broken = p.verilog.replace("c_four = 32'h4;", "c_four = 32'h5;");
+        assert_ne!(broken, p.verilog, "the mutation must apply");
+        let b = only(p.with_verilog(broken), &["dma_beats_1_to_max"]);
+        let v = prove(&b, 6, dir.path()).unwrap();
+        assert!(
+            matches!(v[0].outcome, Outcome::Failed { .. }),
+            "{}",
+            v[0].outcome
+        );
     }
 
     #[test]

@@ -259,6 +259,102 @@ pub fn arbiter(ports: usize) -> Result<FormalProblem, ConfigError> {
     })
 }
 
+/// The tile's formal configuration: the smallest tile of dimension `dim` (`4*DIM` scratchpad
+/// and `2*DIM` accumulator rows, 64 memory rows), which keeps the SAT problem small; the control
+/// logic under proof (queue, load slots, DMA request) does not depend on the storage sizes
+/// except through the bounds constants.
+pub fn tile_params(dim: usize) -> Result<(golden::tile::TileParams, u32), golden::soc::SocError> {
+    let d = dim as u32;
+    let p = golden::tile::TileParams::with_rows(dim, 4 * d, 2 * d)?;
+    Ok((p, 64))
+}
+
+/// The tile's properties (`moca_tile_d<D>` alone: its DMA request and read response are
+/// top-level ports, so the environment plays the throttle, bus and memory).
+///
+/// Monitors record the previous cycle's request (`f_pv`, `f_pf`, `f_pb`, `f_pa`) and the read
+/// beats requested but not yet returned (`f_outst`). The properties about the request and the
+/// load slots assume the environment returns read beats (`rd_valid`) only for requests that
+/// fired; they depend on invariants of the load slots that the induction does not find, so
+/// they are checked to the bounded depth (see docs/FORMAL.md).
+pub fn tile(
+    p: &golden::tile::TileParams,
+    mem_rows: u32,
+) -> Result<FormalProblem, golden::soc::SocError> {
+    let VerilogTop { top, text, .. } = emit::tile(p, mem_rows)?;
+    let depth = golden::spec::tile::QUEUE_DEPTH;
+    let monitors = "    reg f_pv, f_pf;
+    reg [2:0] f_pb;
+    reg [31:0] f_pa;
+             reg [15:0] f_outst;
+    initial begin f_pv = 0; f_pf = 0; f_pb = 0; f_pa = 0;          f_outst = 0; end
+    always @(posedge clock) begin
+        f_pv <= dma_valid;
+                 f_pf <= dma_valid && dma_ready;
+        f_pb <= dma_beats;
+        f_pa <= dma_addr;
+                 f_outst <= f_outst + ((dma_valid && dma_ready && !dma_addr[31]) ? {13'd0, dma_beats}          : 16'd0) - (rd_valid ? 16'd1 : 16'd0);
+    end
+"
+        .to_string();
+    let env = vec![(
+        "!rd_valid || f_outst != 16'd0".to_string(),
+        "environment: the memory returns read beats only for requests that fired".to_string(),
+    )];
+    let bounded = |name: &str, doc: &str, expr: String| {
+        let mut x = prop(name, doc, expr);
+        x.assumptions = env.clone();
+        x.separate = true;
+        x
+    };
+    let properties = vec![
+        prop(
+            "dma_beats_1_to_max",
+            &format!(
+                "a presented DMA request has 1..={} beats",
+                golden::spec::MAX_BEATS
+            ),
+            format!(
+                "!dma_valid || (dma_beats != 3'd0 && dma_beats <= 3'd{})",
+                golden::spec::MAX_BEATS
+            ),
+        ),
+        prop(
+            "queue_within_depth",
+            &format!(
+                "the command queue holds at most {depth} commands and cmd_ready is high                  exactly when it has room"
+            ),
+            format!("q_count <= 5'd{depth} && cmd_ready == (q_count != 5'd{depth})"),
+        ),
+        bounded(
+            "request_held_until_fire",
+            "a request that is presented and not accepted is presented unchanged (beats and              address) in the next cycle",
+            "!(f_pv && !f_pf) || (dma_valid && dma_beats == f_pb && dma_addr == f_pa)".into(),
+        ),
+        bounded(
+            "dma_within_memory",
+            &format!("every request's rows lie inside the {mem_rows}-row shared memory"),
+            format!(
+                "!dma_valid || ({{1'b0, dma_addr[30:0]}} + {{29'd0, dma_beats}} <= 32'd{mem_rows})"
+            ),
+        ),
+        bounded(
+            "load_slots_within_limit",
+            &format!(
+                "at most {} LOADs are in flight",
+                golden::spec::tile::LOAD_SLOTS
+            ),
+            format!("ld_count <= 3'd{}", golden::spec::tile::LOAD_SLOTS),
+        ),
+    ];
+    Ok(FormalProblem {
+        top,
+        verilog: text,
+        monitors,
+        properties,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
