@@ -708,3 +708,103 @@ mod load_probe {
         }
     }
 }
+
+#[cfg(test)]
+/// Ablation behind docs/CALIBRATION.md: how much of MoCA's gain over static comes from its
+/// scheduler and how much from its runtime. Run with
+/// `cargo test --release -p moca-golden ablation_probe -- --ignored --nocapture`.
+mod ablation_probe {
+    use super::*;
+    use crate::sched::{moca::MocaScheduler, static_part::StaticScheduler};
+    use crate::system::{Action, Scheduler, View};
+
+    /// A scheduler with the runtime switched on or off.
+    struct Regulated<S: Scheduler>(S, bool);
+    impl<S: Scheduler> Scheduler for Regulated<S> {
+        fn name(&self) -> &'static str {
+            self.0.name()
+        }
+        fn regulated(&self) -> bool {
+            self.1
+        }
+        fn decide(&mut self, v: &View) -> Vec<Action> {
+            self.0.decide(v)
+        }
+    }
+
+    fn metrics_of(
+        exp: &Experiment,
+        prof: &Profiles,
+        s: &mut dyn Scheduler,
+        set: &str,
+        qos: &str,
+        seed: u64,
+    ) -> Metrics {
+        let tasks = generate_tasks(exp, set, qos, 250, seed).unwrap();
+        let sim = System::new(exp, prof).run(&tasks, s).unwrap();
+        let outcomes: Vec<TaskOutcome> = tasks
+            .iter()
+            .zip(&sim.finish)
+            .map(|(t, &f)| TaskOutcome {
+                network: t.network,
+                priority: t.priority,
+                dispatch: t.dispatch,
+                finish: f,
+                target: t.target,
+            })
+            .collect();
+        metrics::compute(&outcomes, &exp.scheduler.single_run_cycles)
+    }
+
+    #[test]
+    #[ignore]
+    fn ablation_probe_scheduler_vs_runtime() {
+        let exp = Experiment::artifact();
+        let prof = Profiles::new(&exp);
+        let variants: [(&str, bool, bool); 4] = [
+            ("static", false, false),
+            ("static + runtime", false, true),
+            ("moca scheduler, no runtime", true, false),
+            ("moca", true, true),
+        ];
+        for set in ["A", "B", "C", "all"] {
+            let mut sums = vec![(0.0, 0.0, 0.0); variants.len()];
+            let mut n = 0.0;
+            for s in ["A", "B", "C"]
+                .into_iter()
+                .filter(|s| set == "all" || *s == set)
+            {
+                for qos in ["H", "M", "L"] {
+                    for seed in 1..=5 {
+                        let ms: Vec<Metrics> = variants
+                            .iter()
+                            .map(|&(_, moca_sched, reg)| {
+                                if moca_sched {
+                                    let mut x = Regulated(MocaScheduler::new(&exp), reg);
+                                    metrics_of(&exp, &prof, &mut x, s, qos, seed)
+                                } else {
+                                    let mut x = Regulated(StaticScheduler::new(&exp), reg);
+                                    metrics_of(&exp, &prof, &mut x, s, qos, seed)
+                                }
+                            })
+                            .collect();
+                        for (acc, m) in sums.iter_mut().zip(&ms) {
+                            acc.0 += m.sla_rate;
+                            acc.1 += m.stp / ms[0].stp;
+                            acc.2 += m.fairness / ms[0].fairness;
+                        }
+                        n += 1.0;
+                    }
+                }
+            }
+            for ((name, _, _), (sla, stp, fair)) in variants.iter().zip(&sums) {
+                println!(
+                    "set {set:>3} | {name:<28} SLA {:5.1} %  STP x static {:.3}  fairness x static {:.3}",
+                    100.0 * sla / n,
+                    stp / n,
+                    fair / n
+                );
+            }
+        }
+    }
+}
