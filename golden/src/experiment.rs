@@ -572,8 +572,11 @@ mod tests {
             assert!(r.outcomes.iter().all(|o| o.finish > o.dispatch), "{p}");
             if p == Policy::Moca {
                 assert!(r.throttled_layers > 0, "MoCA never throttled");
+                assert!(r.sim.throttled_cycles > 0.0);
+                assert!(r.sim.throttle_binding_cycles <= r.sim.throttled_cycles);
             } else {
                 assert_eq!(r.throttled_layers, 0);
+                assert_eq!(r.sim.throttled_cycles, 0.0);
             }
         }
     }
@@ -739,7 +742,7 @@ mod ablation_probe {
         set: &str,
         qos: &str,
         seed: u64,
-    ) -> Metrics {
+    ) -> (Metrics, SimResult) {
         let tasks = generate_tasks(exp, set, qos, 250, seed).unwrap();
         let sim = System::new(exp, prof).run(&tasks, s).unwrap();
         let outcomes: Vec<TaskOutcome> = tasks
@@ -753,7 +756,10 @@ mod ablation_probe {
                 target: t.target,
             })
             .collect();
-        metrics::compute(&outcomes, &exp.scheduler.single_run_cycles)
+        (
+            metrics::compute(&outcomes, &exp.scheduler.single_run_cycles),
+            sim,
+        )
     }
 
     #[test]
@@ -770,13 +776,14 @@ mod ablation_probe {
         for set in ["A", "B", "C", "all"] {
             let mut sums = vec![(0.0, 0.0, 0.0); variants.len()];
             let mut n = 0.0;
+            let (mut thr, mut bind) = (0.0, 0.0);
             for s in ["A", "B", "C"]
                 .into_iter()
                 .filter(|s| set == "all" || *s == set)
             {
                 for qos in ["H", "M", "L"] {
                     for seed in 1..=5 {
-                        let ms: Vec<Metrics> = variants
+                        let runs: Vec<(Metrics, SimResult)> = variants
                             .iter()
                             .map(|&(_, moca_sched, reg)| {
                                 if moca_sched {
@@ -788,6 +795,9 @@ mod ablation_probe {
                                 }
                             })
                             .collect();
+                        thr += runs[3].1.throttled_cycles;
+                        bind += runs[3].1.throttle_binding_cycles;
+                        let ms: Vec<&Metrics> = runs.iter().map(|r| &r.0).collect();
                         for (acc, m) in sums.iter_mut().zip(&ms) {
                             acc.0 += m.sla_rate;
                             acc.1 += m.stp / ms[0].stp;
@@ -805,6 +815,10 @@ mod ablation_probe {
                     fair / n
                 );
             }
+            println!(
+                "set {set:>3} | moca: throttles bind in {:.1} % of throttled layer-cycles",
+                100.0 * bind / thr.max(1.0)
+            );
         }
     }
 }

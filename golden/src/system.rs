@@ -350,6 +350,11 @@ pub struct SimResult {
     pub trace: Vec<TraceSample>,
     /// DRAM rows moved in total.
     pub dram_rows: f64,
+    /// Layer-cycles run with the throttle on (summed over tenants).
+    pub throttled_cycles: f64,
+    /// Of those, layer-cycles in which the throttle bound: its cap was below the DRAM share the
+    /// tenant would have got with every throttle off.
+    pub throttle_binding_cycles: f64,
 }
 
 /// Max-min fair shares of `peak` ("water filling"): in increasing order of demand, each tenant
@@ -622,6 +627,8 @@ impl<'a> System<'a> {
             register_errors: 0,
             trace: Vec::new(),
             dram_rows: 0.0,
+            throttled_cycles: 0.0,
+            throttle_binding_cycles: 0.0,
         };
         let mut done = 0usize;
         let mut guard = 0u64;
@@ -849,6 +856,28 @@ impl<'a> System<'a> {
                         })
                         .collect(),
                 });
+            }
+            // Throttle statistics: does a throttle cap the tenant below the share it would get
+            // with every throttle off?
+            if active.iter().any(|a| a.regs.enabled()) {
+                let free: Vec<Active> = active
+                    .iter()
+                    .map(|a| Active {
+                        regs: ThrottleRegs::OFF,
+                        ..*a
+                    })
+                    .collect();
+                let demands: Vec<f64> = free.iter().map(|a| self.demand(a)).collect();
+                let tiles: Vec<u32> = free.iter().map(|a| a.tiles).collect();
+                let unthrottled = self.allocate(&demands, &tiles);
+                for ((a, &u), &d) in active.iter().zip(&unthrottled).zip(&demands) {
+                    if a.regs.enabled() {
+                        res.throttled_cycles += dt;
+                        if self.demand(a) < u.min(d) * (1.0 - 1e-9) {
+                            res.throttle_binding_cycles += dt;
+                        }
+                    }
+                }
             }
             // Advance.
             now += dt;
