@@ -245,6 +245,10 @@ fn prove_reports_a_line_per_property() {
             "--dim does not apply to --block throttle",
         ),
         (&["prove", "--block", "tile", "--dim", "1"][..], "1"),
+        (
+            &["prove", "--block", "tile", "--ports", "2"][..],
+            "--ports does not apply to --block tile: it applies to --block arbiter only",
+        ),
         (&["prove", "--block", "soc"][..], "no properties of its own"),
     ] {
         let o = moca(args);

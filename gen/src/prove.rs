@@ -35,10 +35,9 @@ pub struct ProveArgs {
     /// Block to prove.
     #[arg(long, value_enum)]
     pub block: Block,
-    /// Number of arbiter requesters (1..=16).
-    #[arg(long, default_value_t = spec::DEFAULT_PORTS as u16,
-          value_parser = clap::value_parser!(u16).range(1..=16))]
-    pub ports: u16,
+    /// Arbiter: number of requesters (1..=16; default 4).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub ports: Option<u16>,
     /// Tile: array dimension DIM (2..=16; default 2). The tile is proven at its smallest
     /// storage (`4*DIM` scratchpad, `2*DIM` accumulator rows, 64 memory rows).
     #[arg(long, value_parser = clap::value_parser!(u16).range(2..=16))]
@@ -208,9 +207,24 @@ pub fn prove(problem: &FormalProblem, depth: u32, dir: &Path) -> Result<Vec<Verd
 
 /// `moca prove`.
 pub fn prove_cmd(a: &ProveArgs) -> Result<ExitCode> {
+    for (flag, set, applies) in [
+        ("ports", a.ports.is_some(), Block::Arbiter),
+        ("dim", a.dim.is_some(), Block::Tile),
+    ] {
+        if set && a.block != applies {
+            return Err(usage(format!(
+                "--{flag} does not apply to --block {}: it applies to --block {} only",
+                a.block.name(),
+                applies.name()
+            )));
+        }
+    }
     let problem = match a.block {
         Block::Throttle => hw::formal::throttle(),
-        Block::Arbiter => hw::formal::arbiter(usize::from(a.ports)).map_err(usage)?,
+        Block::Arbiter => {
+            let ports = a.ports.unwrap_or(spec::DEFAULT_PORTS as u16);
+            hw::formal::arbiter(usize::from(ports)).map_err(usage)?
+        }
         Block::Tile => {
             let (p, mem_rows) =
                 hw::formal::tile_params(usize::from(a.dim.unwrap_or(2))).map_err(usage)?;
@@ -224,12 +238,6 @@ pub fn prove_cmd(a: &ProveArgs) -> Result<ExitCode> {
             ));
         }
     };
-    if a.dim.is_some() && a.block != Block::Tile {
-        return Err(usage(format!(
-            "--dim does not apply to --block {}: it applies to --block tile only",
-            a.block.name()
-        )));
-    }
     let work = WorkDir::new(a.out.as_deref())?;
     let dir = work.path();
     let verdicts = prove(&problem, a.depth, dir)?;
