@@ -150,6 +150,21 @@ pub struct RunReport {
     pub sim: SimResult,
 }
 
+/// What the metrics need of each task of a simulated stream.
+pub fn task_outcomes(tasks: &[Task], sim: &SimResult) -> Vec<TaskOutcome> {
+    tasks
+        .iter()
+        .zip(&sim.finish)
+        .map(|(t, &f)| TaskOutcome {
+            network: t.network,
+            priority: t.priority,
+            dispatch: t.dispatch,
+            finish: f,
+            target: t.target,
+        })
+        .collect()
+}
+
 /// Run one configuration. `trace` records the per-tenant bandwidth over time.
 pub fn run(
     exp: &Experiment,
@@ -163,17 +178,7 @@ pub fn run(
     sys.trace = trace;
     let mut sched = cfg.policy.scheduler(exp);
     let sim = sys.run(&tasks, sched.as_mut())?;
-    let outcomes: Vec<TaskOutcome> = tasks
-        .iter()
-        .zip(&sim.finish)
-        .map(|(t, &f)| TaskOutcome {
-            network: t.network,
-            priority: t.priority,
-            dispatch: t.dispatch,
-            finish: f,
-            target: t.target,
-        })
-        .collect();
+    let outcomes = task_outcomes(&tasks, &sim);
     let metrics = metrics::compute(&outcomes, &exp.scheduler.single_run_cycles);
     Ok(RunReport {
         policy: cfg.policy,
@@ -745,17 +750,7 @@ mod ablation_probe {
     ) -> (Metrics, SimResult) {
         let tasks = generate_tasks(exp, set, qos, 250, seed).unwrap();
         let sim = System::new(exp, prof).run(&tasks, s).unwrap();
-        let outcomes: Vec<TaskOutcome> = tasks
-            .iter()
-            .zip(&sim.finish)
-            .map(|(t, &f)| TaskOutcome {
-                network: t.network,
-                priority: t.priority,
-                dispatch: t.dispatch,
-                finish: f,
-                target: t.target,
-            })
-            .collect();
+        let outcomes = task_outcomes(&tasks, &sim);
         (
             metrics::compute(&outcomes, &exp.scheduler.single_run_cycles),
             sim,
