@@ -428,6 +428,15 @@ struct ScenarioRun {
     measured: Vec<(u64, f64)>,
 }
 
+/// A GEMM alone on one tile, unthrottled.
+#[derive(Clone, Debug)]
+struct AloneRun {
+    shape: GemmShape,
+    work: LayerWork,
+    cycles: u64,
+    rows_per_cycle: f64,
+}
+
 /// SoC-side measurements of a scenario set (independent of the simulator's parameters).
 #[derive(Clone, Debug)]
 pub struct SocRuns {
@@ -436,8 +445,8 @@ pub struct SocRuns {
     runs: Vec<ScenarioRun>,
     /// Per scenario, per tenant: its program.
     programs: Vec<Vec<Program>>,
-    /// Alone cycles per distinct GEMM.
-    alone: Vec<(GemmShape, u64, f64)>,
+    /// Each distinct GEMM alone.
+    alone: Vec<AloneRun>,
     scenarios: Vec<Scenario>,
 }
 
@@ -456,7 +465,7 @@ pub fn measure_soc(
                 .map_err(SocError::from)?,
         )
     };
-    let mut alone: Vec<(GemmShape, u64, f64)> = Vec::new();
+    let mut alone: Vec<AloneRun> = Vec::new();
     let mut runs = Vec::new();
     let mut programs = Vec::new();
     for sc in scenarios {
@@ -472,10 +481,15 @@ pub fn measure_soc(
             .iter()
             .map(|&g| compile_one(g))
             .collect::<Result<Vec<_>, _>>()?;
-        for (&g, _) in sc.gemms.iter().zip(&progs) {
-            if !alone.iter().any(|a| a.0 == g) {
+        for (&g, p) in sc.gemms.iter().zip(&progs) {
+            if !alone.iter().any(|a| a.shape == g) {
                 let r = run_soc(soc, "alone", &[g], &[ThrottleRegs::OFF], seed)?;
-                alone.push((g, r[0].0, r[0].1));
+                alone.push(AloneRun {
+                    shape: g,
+                    work: program_work(p),
+                    cycles: r[0].0,
+                    rows_per_cycle: r[0].1,
+                });
             }
         }
         let works: Vec<LayerWork> = progs.iter().map(program_work).collect();
@@ -549,31 +563,23 @@ fn tenants_with(runs: &SocRuns, sim: &SimParams) -> Result<Vec<TenantResult>, Ca
     };
     let mut tenants = Vec::new();
     // The distinct GEMMs alone.
-    for (g, cycles, rows) in &runs.alone {
-        let p = compile(
-            *g,
-            &runs.soc.tile,
-            runs.soc.mem_rows,
-            &CompileOptions::default(),
-        )
-        .map_err(SocError::from)?;
-        let w = program_work(&p);
-        let s = sim_alone(w)?;
+    for a in &runs.alone {
+        let s = sim_alone(a.work)?;
         tenants.push(TenantResult {
-            scenario: format!("{} alone", shape_name(g)),
+            scenario: format!("{} alone", shape_name(&a.shape)),
             kind: "isolated",
             tile: 0,
-            gemm: shape_name(g),
-            work: w,
+            gemm: shape_name(&a.shape),
+            work: a.work,
             regs: ThrottleRegs::OFF,
-            soc_cycles: *cycles,
+            soc_cycles: a.cycles,
             sim_cycles: s,
-            error: s / *cycles as f64 - 1.0,
-            soc_alone: *cycles,
+            error: s / a.cycles as f64 - 1.0,
+            soc_alone: a.cycles,
             sim_alone: s,
             soc_slowdown: 1.0,
             sim_slowdown: 1.0,
-            soc_rows_per_cycle: *rows,
+            soc_rows_per_cycle: a.rows_per_cycle,
         });
     }
     for ((sc, run), progs) in runs.scenarios.iter().zip(&runs.runs).zip(&runs.programs) {
@@ -593,9 +599,9 @@ fn tenants_with(runs: &SocRuns, sim: &SimParams) -> Result<Vec<TenantResult>, Ca
             let soc_alone = runs
                 .alone
                 .iter()
-                .find(|a| a.0 == *g)
-                .map(|a| a.1)
-                .unwrap_or(soc_r[k].0);
+                .find(|a| a.shape == *g)
+                .expect("measure_soc runs every scenario's GEMMs alone")
+                .cycles;
             let s_alone = sim_alone(works[k])?;
             let (soc_c, rows) = soc_r[k];
             tenants.push(TenantResult {
