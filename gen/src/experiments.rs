@@ -100,6 +100,8 @@ fn report_json(r: &RunReport, wall_ms: f64) -> serde_json::Value {
         "makespan_cycles": m.makespan_cycles,
         "layers_run": r.layers_run,
         "throttled_layers": r.throttled_layers,
+        "throttled_cycles": r.sim.throttled_cycles,
+        "throttle_binding_cycles": r.sim.throttle_binding_cycles,
         "preemptions": r.preemptions,
         "wall_ms": wall_ms,
     })
@@ -145,6 +147,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
     println!("  STP                {:.3}", m.stp);
     println!("  fairness           {:.3}", m.fairness);
     println!("  makespan           {} cycles", m.makespan_cycles);
+    if r.sim.throttled_cycles > 0.0 {
+        println!(
+            "  throttles bind     {:.1} % of throttled layer-cycles (cap below the share the \
+             tenant would get unthrottled)",
+            100.0 * r.sim.throttle_binding_cycles / r.sim.throttled_cycles
+        );
+    }
     println!(
         "  layers {} (throttled {}), preemptions {}, simulated in {:.1} ms",
         r.layers_run, r.throttled_layers, r.preemptions, wall_ms
@@ -1112,6 +1121,21 @@ mod tests {
         for p in Policy::ALL {
             run(&run_args(p)).unwrap();
         }
+        let exp = Experiment::artifact();
+        let prof = Profiles::new(&exp);
+        let cfg = RunConfig {
+            policy: Policy::Moca,
+            set: "C".into(),
+            qos: "M".into(),
+            seed: 2,
+            tasks: Some(30),
+        };
+        let v = report_json(&experiment::run(&exp, &prof, &cfg, false).unwrap(), 1.0);
+        let (thr, bind) = (
+            v["throttled_cycles"].as_f64().unwrap(),
+            v["throttle_binding_cycles"].as_f64().unwrap(),
+        );
+        assert!(thr > 0.0 && (0.0..=thr).contains(&bind), "{v}");
         let mut bad = run_args(Policy::Moca);
         bad.set = "Z".into();
         assert!(
