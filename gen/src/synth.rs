@@ -18,15 +18,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 /// yosys.
-pub const YOSYS: Tool = Tool {
-    exe: "yosys",
-    package: "yosys",
-};
+pub const YOSYS: Tool = Tool::apt("yosys", "yosys");
 /// nextpnr for iCE40.
-pub const NEXTPNR: Tool = Tool {
-    exe: "nextpnr-ice40",
-    package: "nextpnr-ice40",
-};
+pub const NEXTPNR: Tool = Tool::apt("nextpnr-ice40", "nextpnr-ice40");
 
 /// Synthesis target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
