@@ -1,15 +1,15 @@
 //! `moca run`, `moca sweep`, `moca runtime` and `moca calibrate`: the multi-tenant experiments.
 //!
-//! The heavy lifting lives in `golden` (`golden::experiment`, `golden::system`, `golden::sched`,
-//! `golden::runtime`); this module parses flags, runs in parallel and writes reports.
+//! The heavy lifting lives in `multitenant` (`multitenant::experiment`, `multitenant::system`, `multitenant::sched`,
+//! `multitenant::runtime`); this module parses flags, runs in parallel and writes reports.
 
 use anyhow::{Context, Result, bail};
-use golden::experiment::{self, Cell, RunConfig, RunReport};
-use golden::runtime::{self, CoRunner, Partition, TaskState};
-use golden::sched::Policy;
-use golden::system::Profiles;
-use golden::workload::Experiment;
 use indicatif::{ProgressBar, ProgressStyle};
+use multitenant::experiment::{self, Cell, RunConfig, RunReport};
+use multitenant::runtime::{self, CoRunner, Partition, TaskState};
+use multitenant::sched::Policy;
+use multitenant::system::Profiles;
+use multitenant::workload::Experiment;
 use rayon::prelude::*;
 use serde_json::json;
 use std::fmt::Write as _;
@@ -750,7 +750,7 @@ pub fn runtime_decisions(args: &RuntimeArgs) -> Result<serde_json::Value> {
     }
     struct Ready {
         net: usize,
-        pred: golden::runtime::LayerPrediction,
+        pred: multitenant::runtime::LayerPrediction,
         rgb: bool,
         state: TaskState,
     }
@@ -1024,7 +1024,7 @@ fn calibrate_artifact(exp: &Experiment, args: &CalibrateArgs) -> Result<()> {
 
 fn calibrate_soc(exp: &Experiment, args: &CalibrateArgs) -> Result<()> {
     use golden::soc::SocParams;
-    use golden::soc_calibration as sc;
+    use multitenant::soc_calibration as sc;
     let mut soc = SocParams::new(4, args.dim).map_err(crate::usage)?;
     soc.latency = args.latency;
     soc.validate().map_err(crate::usage)?;

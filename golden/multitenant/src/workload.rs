@@ -25,13 +25,13 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 /// The seven networks' layer shapes from the MoCA artifact (copy of `data/layers.csv`).
-pub const EMBEDDED_LAYERS_CSV: &str = include_str!("../../data/layers.csv");
+pub const EMBEDDED_LAYERS_CSV: &str = include_str!("../../../data/layers.csv");
 /// The artifact's precompiled per-layer predictions (copy of
 /// `data/artifact-layer-predictions.csv`).
 pub const EMBEDDED_PREDICTIONS_CSV: &str =
-    include_str!("../../data/artifact-layer-predictions.csv");
+    include_str!("../../../data/artifact-layer-predictions.csv");
 /// The artifact's experiment constants (copy of `data/moca-artifact.toml`).
-pub const EMBEDDED_EXPERIMENT_TOML: &str = include_str!("../../data/moca-artifact.toml");
+pub const EMBEDDED_EXPERIMENT_TOML: &str = include_str!("../../../data/moca-artifact.toml");
 
 /// An error loading or validating a workload input. Every variant names the source.
 #[derive(Debug, Error)]
@@ -185,7 +185,7 @@ const LAYER_COLUMNS: [&str; 16] = [
 ];
 
 /// Largest accepted spatial/channel dimension in a layer CSV.
-pub const MAX_DIM: u32 = 1 << 20;
+pub const MAX_LAYER_DIM: u32 = 1 << 20;
 
 struct CsvTable<'a> {
     file: &'a str,
@@ -272,11 +272,11 @@ impl<'a> CsvTable<'a> {
                 self.err(
                     line,
                     col,
-                    format!("required, an integer in {min}..={MAX_DIM}"),
+                    format!("required, an integer in {min}..={MAX_LAYER_DIM}"),
                 )
             }),
-            Some(v) if v < u64::from(min) || v > u64::from(MAX_DIM) => {
-                Err(self.err(line, col, format!("{v} is out of range {min}..={MAX_DIM}")))
+            Some(v) if v < u64::from(min) || v > u64::from(MAX_LAYER_DIM) => {
+                Err(self.err(line, col, format!("{v} is out of range {min}..={MAX_LAYER_DIM}")))
             }
             Some(v) => Ok(v as u32),
         }
@@ -526,7 +526,7 @@ pub struct PriorityDist {
     pub weights: Vec<u32>,
 }
 
-/// Simulator SoC parameters (optional `[simulator]` table). See `golden::system`.
+/// Simulator SoC parameters (optional `[simulator]` table). See `multitenant::system`.
 #[derive(Clone, Debug, Deserialize, PartialEq, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimParams {

@@ -25,12 +25,12 @@ use thiserror::Error;
 
 /// Register constants the runtime relies on, from the single register-map definition.
 pub mod regs {
-    pub use crate::spec::{
+    pub use golden::spec::{
         ACCURATE_TARGET, ACCURATE_WINDOW, BYTES_PER_BEAT, REG_MAX, TARGET_MIN, WINDOW_MIN,
     };
     /// `WINDOW = 0` turns the throttle off.
     pub const WINDOW_OFF: u16 = 0;
-    const _: () = assert!(ACCURATE_TARGET >= crate::spec::STABLE_TARGET);
+    const _: () = assert!(ACCURATE_TARGET >= golden::spec::STABLE_TARGET);
 }
 
 /// Why the runtime could not produce register values.
