@@ -28,7 +28,11 @@ pub enum Dir {
     Out,
 }
 
-/// One port as [`Ports::visit`] reports it: the Verilog name without allocating.
+/// One port as [`Ports::visit`] reports it: the Verilog name and width, without allocating.
+///
+/// The width is part of the declaration: a test parses the emitted Verilog of every block and
+/// compares its ports (name, direction, width) with these declarations without Verilator
+/// (`tests/ports.rs`), and the co-simulation checks them again when it binds a model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Port {
     /// Base name (`cmd_valid`).
@@ -37,24 +41,28 @@ pub struct Port {
     pub index: Option<usize>,
     /// Direction.
     pub dir: Dir,
+    /// Width in bits (1..=64).
+    pub width: u32,
 }
 
 impl Port {
-    /// A scalar input.
-    pub const fn input(base: &'static str) -> Self {
+    /// A scalar input of `width` bits.
+    pub const fn input(base: &'static str, width: usize) -> Self {
         Port {
             base,
             index: None,
             dir: Dir::In,
+            width: width as u32,
         }
     }
 
-    /// A scalar output.
-    pub const fn output(base: &'static str) -> Self {
+    /// A scalar output of `width` bits.
+    pub const fn output(base: &'static str, width: usize) -> Self {
         Port {
             base,
             index: None,
             dir: Dir::Out,
+            width: width as u32,
         }
     }
 
@@ -97,6 +105,13 @@ pub trait Ports {
     fn port_list(&self) -> Vec<Named> {
         let mut v = Vec::new();
         self.ports(&mut v);
+        v
+    }
+
+    /// Every port's declaration (name, direction, width), in [`visit`](Self::visit) order.
+    fn declarations(&self) -> Vec<Port> {
+        let mut v = Vec::new();
+        self.visit(&mut |p, _| v.push(p));
         v
     }
 
@@ -177,19 +192,18 @@ pub(crate) fn cfg_ports(
     cfg: &crate::cfg::CfgPort,
 ) {
     let [we, addr, wdata] = names;
-    let mut p = |base, v| {
+    let mut p = |base, width, v| {
         f(
             Port {
-                base,
                 index,
-                dir: Dir::In,
+                ..Port::input(base, width)
             },
             v,
         )
     };
-    p(we, u64::from(cfg.we));
-    p(addr, u64::from(cfg.addr));
-    p(wdata, u64::from(cfg.wdata));
+    p(we, 1, u64::from(cfg.we));
+    p(addr, spec::CFG_ADDR_BITS, u64::from(cfg.addr));
+    p(wdata, spec::CFG_WDATA_BITS, u64::from(cfg.wdata));
 }
 
 /// Names of a block's own configuration port.
@@ -198,11 +212,11 @@ pub(crate) const CFG: [&str; 3] = ["cfg_we", "cfg_addr", "cfg_wdata"];
 impl Ports for ThrottleIn {
     #[inline(always)]
     fn visit(&self, f: &mut impl FnMut(Port, u64)) {
-        let mut p = |name, v| f(Port::input(name), v);
-        p("up_valid", u64::from(self.up_valid));
-        p("up_beats", u64::from(self.up_beats & 7));
-        p("up_addr", u64::from(self.up_addr));
-        p("down_ready", u64::from(self.down_ready));
+        let mut p = |name, width, v| f(Port::input(name, width), v);
+        p("up_valid", 1, u64::from(self.up_valid));
+        p("up_beats", spec::BEATS_BITS, u64::from(self.up_beats & 7));
+        p("up_addr", spec::ADDR_BITS, u64::from(self.up_addr));
+        p("down_ready", 1, u64::from(self.down_ready));
         cfg_ports(f, CFG, None, &self.cfg);
     }
 }
@@ -211,23 +225,27 @@ impl Ports for ThrottleOut {
     #[inline(always)]
     fn visit(&self, f: &mut impl FnMut(Port, u64)) {
         let s = &self.status;
-        let mut p = |name, v| f(Port::output(name), v);
-        p("up_ready", u64::from(self.up_ready));
-        p("down_valid", u64::from(self.down_valid));
-        p("down_beats", u64::from(self.down_beats & 7));
-        p("down_addr", u64::from(self.down_addr));
-        p("cfg_rdata", u64::from(self.cfg_rdata));
-        p("st_bubble", u64::from(s.state == State::Bubble));
-        p("st_cfg_error", u64::from(s.cfg_error));
-        p("st_wc", u64::from(s.wc));
-        p("st_inner", credit_bits(s.inner));
-        p("st_outer", credit_bits(s.outer));
-        p("st_bubble_len", u64::from(s.bubble_len));
-        p("perf_reqs", u64::from(s.perf_reqs));
-        p("perf_beats", u64::from(s.perf_beats));
-        p("perf_bubble", u64::from(s.perf_bubble));
-        p("perf_wait", u64::from(s.perf_wait));
-        p("perf_windows", u64::from(s.perf_windows));
+        let mut p = |name, width, v| f(Port::output(name, width), v);
+        p("up_ready", 1, u64::from(self.up_ready));
+        p("down_valid", 1, u64::from(self.down_valid));
+        p(
+            "down_beats",
+            spec::BEATS_BITS,
+            u64::from(self.down_beats & 7),
+        );
+        p("down_addr", spec::ADDR_BITS, u64::from(self.down_addr));
+        p("cfg_rdata", spec::CFG_RDATA_BITS, u64::from(self.cfg_rdata));
+        p("st_bubble", 1, u64::from(s.state == State::Bubble));
+        p("st_cfg_error", 1, u64::from(s.cfg_error));
+        p("st_wc", spec::COUNTER_BITS, u64::from(s.wc));
+        p("st_inner", spec::CREDIT_BITS, credit_bits(s.inner));
+        p("st_outer", spec::CREDIT_BITS, credit_bits(s.outer));
+        p("st_bubble_len", spec::COUNTER_BITS, u64::from(s.bubble_len));
+        p("perf_reqs", spec::PERF_BITS, u64::from(s.perf_reqs));
+        p("perf_beats", spec::PERF_BITS, u64::from(s.perf_beats));
+        p("perf_bubble", spec::PERF_BITS, u64::from(s.perf_bubble));
+        p("perf_wait", spec::PERF_BITS, u64::from(s.perf_wait));
+        p("perf_windows", spec::PERF_BITS, u64::from(s.perf_windows));
     }
 }
 
@@ -235,11 +253,13 @@ impl Ports for ArbiterIn {
     #[inline(always)]
     fn visit(&self, f: &mut impl FnMut(Port, u64)) {
         for (k, r) in self.req.iter().enumerate() {
-            f(Port::input("req_valid").at(k), u64::from(r.valid));
-            f(Port::input("req_beats").at(k), u64::from(r.beats & 7));
-            f(Port::input("req_addr").at(k), u64::from(r.addr));
+            f(Port::input("req_valid", 1).at(k), u64::from(r.valid));
+            let beats = Port::input("req_beats", spec::BEATS_BITS);
+            f(beats.at(k), u64::from(r.beats & 7));
+            let addr = Port::input("req_addr", spec::ADDR_BITS);
+            f(addr.at(k), u64::from(r.addr));
         }
-        f(Port::input("mem_ready"), u64::from(self.mem_ready));
+        f(Port::input("mem_ready", 1), u64::from(self.mem_ready));
         cfg_ports(f, CFG, None, &self.cfg);
     }
 }
@@ -258,25 +278,23 @@ impl Ports for ArbiterOutPorts<'_> {
         let o = self.out;
         let s = &o.status;
         for k in 0..self.ports {
-            f(Port::output("grant").at(k), u64::from(o.grant >> k & 1));
-            f(
-                Port::output("req_ready").at(k),
-                u64::from(o.req_ready >> k & 1),
-            );
+            f(Port::output("grant", 1).at(k), u64::from(o.grant >> k & 1));
+            let ready = Port::output("req_ready", 1);
+            f(ready.at(k), u64::from(o.req_ready >> k & 1));
         }
-        let mut p = |name, v| f(Port::output(name), v);
-        p("mem_valid", u64::from(o.mem_valid));
-        p("mem_id", u64::from(o.mem_id));
-        p("mem_beats", u64::from(o.mem_beats & 7));
-        p("mem_addr", u64::from(o.mem_addr));
-        p("cfg_rdata", u64::from(o.cfg_rdata));
-        p("st_policy", u64::from(s.policy.value()));
-        p("st_ptr", u64::from(s.ptr));
-        p("st_locked", u64::from(s.locked));
-        p("st_lock_id", u64::from(s.lock_id));
-        p("st_cfg_error", u64::from(s.cfg_error));
-        p("perf_grants", u64::from(s.perf_grants));
-        p("perf_stall", u64::from(s.perf_stall));
+        let mut p = |name, width, v| f(Port::output(name, width), v);
+        p("mem_valid", 1, u64::from(o.mem_valid));
+        p("mem_id", spec::PORT_ID_BITS, u64::from(o.mem_id));
+        p("mem_beats", spec::BEATS_BITS, u64::from(o.mem_beats & 7));
+        p("mem_addr", spec::ADDR_BITS, u64::from(o.mem_addr));
+        p("cfg_rdata", spec::CFG_RDATA_BITS, u64::from(o.cfg_rdata));
+        p("st_policy", 1, u64::from(s.policy.value()));
+        p("st_ptr", spec::PORT_ID_BITS, u64::from(s.ptr));
+        p("st_locked", 1, u64::from(s.locked));
+        p("st_lock_id", spec::PORT_ID_BITS, u64::from(s.lock_id));
+        p("st_cfg_error", 1, u64::from(s.cfg_error));
+        p("perf_grants", spec::PERF_BITS, u64::from(s.perf_grants));
+        p("perf_stall", spec::PERF_BITS, u64::from(s.perf_stall));
     }
 }
 
@@ -343,7 +361,7 @@ mod tests {
             );
         }
         assert_eq!(list.iter().find(|p| p.0 == "req_ready$1").unwrap().1, 1);
-        assert_eq!(Port::output("x").at(3).to_string(), "x$3");
-        assert_eq!(Port::input("y").to_string(), "y");
+        assert_eq!(Port::output("x", 1).at(3).to_string(), "x$3");
+        assert_eq!(Port::input("y", 8).to_string(), "y");
     }
 }

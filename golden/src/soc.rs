@@ -167,6 +167,21 @@ pub struct TileCycle {
     pub status: TileStatus,
 }
 
+/// Width of each half of a back-door memory row: the lanes `0..MAX_DIM/2` (`_lo`) or
+/// `MAX_DIM/2..MAX_DIM` (`_hi`) of a row, 8 bits each.
+pub const BACKDOOR_HALF_BITS: usize = 8 * ts::MAX_DIM / 2;
+
+/// The RTL SoC's back-door ports (memory preload and read-back for tests), outside the
+/// lockstep comparison: the golden model reaches its memory directly.
+pub const BACKDOOR_PORTS: [Port; 6] = [
+    Port::input("bd_we", 1),
+    Port::input("bd_addr", ts::MEM_ADDR_BITS),
+    Port::input("bd_wdata_lo", BACKDOOR_HALF_BITS),
+    Port::input("bd_wdata_hi", BACKDOOR_HALF_BITS),
+    Port::output("bd_rdata_lo", BACKDOOR_HALF_BITS),
+    Port::output("bd_rdata_hi", BACKDOOR_HALF_BITS),
+];
+
 /// The SoC's ports in one cycle (see [`Ports`] for the names).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SocCycle {
@@ -192,36 +207,40 @@ impl Ports for SocCycle {
     #[inline(always)]
     fn visit(&self, f: &mut impl FnMut(Port, u64)) {
         for (k, t) in self.tiles.iter().enumerate() {
-            f(Port::input("cmd_valid").at(k), u64::from(t.cmd_valid));
-            f(Port::input("cmd_word").at(k), t.cmd_word);
+            f(Port::input("cmd_valid", 1).at(k), u64::from(t.cmd_valid));
+            f(Port::input("cmd_word", ts::CMD_BITS).at(k), t.cmd_word);
             observe::cfg_ports(f, observe::CFG, Some(k), &t.cfg);
             let s = &t.status;
-            let mut o = |name, v| f(Port::output(name).at(k), v);
-            o("cmd_ready", u64::from(t.cmd_ready));
-            o("cfg_rdata", u64::from(t.cfg_rdata));
-            o("dma_valid", u64::from(t.dma_valid));
-            o("dma_beats", u64::from(t.dma_beats));
-            o("dma_addr", u64::from(t.dma_addr));
-            o("dma_fire", u64::from(t.dma_fire));
-            o("issue", u64::from(t.issue));
-            o("thr_bubble", u64::from(t.bubble));
-            o("q_count", s.queue as u64);
-            o("ld_count", s.loads as u64);
-            o("ex_busy", u64::from(s.exec_busy));
-            o("st_busy", u64::from(s.store_busy));
-            o("idle", u64::from(s.idle));
-            o("cmd_error", u64::from(s.cmd_error));
+            let mut o = |name, width, v| f(Port::output(name, width).at(k), v);
+            o("cmd_ready", 1, u64::from(t.cmd_ready));
+            o("cfg_rdata", spec::CFG_RDATA_BITS, u64::from(t.cfg_rdata));
+            o("dma_valid", 1, u64::from(t.dma_valid));
+            o("dma_beats", spec::BEATS_BITS, u64::from(t.dma_beats));
+            o("dma_addr", spec::ADDR_BITS, u64::from(t.dma_addr));
+            o("dma_fire", 1, u64::from(t.dma_fire));
+            o("issue", 1, u64::from(t.issue));
+            o("thr_bubble", 1, u64::from(t.bubble));
+            o("q_count", ts::QUEUE_COUNT_BITS, s.queue as u64);
+            o("ld_count", ts::LOAD_COUNT_BITS, s.loads as u64);
+            o("ex_busy", 1, u64::from(s.exec_busy));
+            o("st_busy", 1, u64::from(s.store_busy));
+            o("idle", 1, u64::from(s.idle));
+            o("cmd_error", 1, u64::from(s.cmd_error));
         }
         let arb_cfg = ["arb_cfg_we", "arb_cfg_addr", "arb_cfg_wdata"];
         observe::cfg_ports(f, arb_cfg, None, &self.arb_cfg);
         let a = &self.arbiter;
-        let mut o = |name, v| f(Port::output(name), v);
-        o("mem_valid", u64::from(a.mem_valid));
-        o("mem_ready", u64::from(self.mem_ready));
-        o("mem_id", u64::from(a.mem_id));
-        o("mem_beats", u64::from(a.mem_beats));
-        o("mem_addr", u64::from(a.mem_addr));
-        o("arb_cfg_rdata", u64::from(a.cfg_rdata));
+        let mut o = |name, width, v| f(Port::output(name, width), v);
+        o("mem_valid", 1, u64::from(a.mem_valid));
+        o("mem_ready", 1, u64::from(self.mem_ready));
+        o("mem_id", spec::PORT_ID_BITS, u64::from(a.mem_id));
+        o("mem_beats", spec::BEATS_BITS, u64::from(a.mem_beats));
+        o("mem_addr", spec::ADDR_BITS, u64::from(a.mem_addr));
+        o(
+            "arb_cfg_rdata",
+            spec::CFG_RDATA_BITS,
+            u64::from(a.cfg_rdata),
+        );
     }
 }
 

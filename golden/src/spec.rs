@@ -12,6 +12,15 @@ use std::fmt;
 
 /// Width of a request's `beats` field (a request carries 1..=4 beats; the field is 3 bits).
 pub const BEATS_BITS: usize = 3;
+
+/// Bits needed to hold every value `0..=max` (`$clog2(max + 1)`, at least 1).
+pub const fn bits_for(max: usize) -> usize {
+    let mut bits = 1;
+    while bits < usize::BITS as usize && (max >> bits) != 0 {
+        bits += 1;
+    }
+    bits
+}
 /// Largest number of beats a well-formed request carries.
 pub const MAX_BEATS: u32 = 4;
 /// Width of the request payload (the memory address) carried through throttle and arbiter.
@@ -33,7 +42,7 @@ pub const MIN_PORTS: usize = 1;
 /// Largest number of arbiter ports (and of tiles in an SoC).
 pub const MAX_PORTS: usize = 16;
 /// Width of the arbiter's requester id (enough for [`MAX_PORTS`]).
-pub const PORT_ID_BITS: usize = 4;
+pub const PORT_ID_BITS: usize = bits_for(MAX_PORTS - 1);
 /// Default number of arbiter ports used by `moca gen` and the snapshots.
 pub const DEFAULT_PORTS: usize = 4;
 /// Largest value of the 16-bit `WINDOW`, `TARGET` and `BURST` registers.
@@ -110,8 +119,12 @@ pub mod tile {
 
     /// Depth of a tile's command queue (commands waiting to issue).
     pub const QUEUE_DEPTH: usize = 16;
+    /// Bits of the queue-occupancy count (`q_count`): enough for `0..=QUEUE_DEPTH`.
+    pub const QUEUE_COUNT_BITS: usize = super::bits_for(QUEUE_DEPTH);
     /// `LOAD` commands a tile tracks at once (issued, data not yet all in the scratchpad).
     pub const LOAD_SLOTS: usize = 4;
+    /// Bits of the busy-load-slot count (`ld_count`): enough for `0..=LOAD_SLOTS`.
+    pub const LOAD_COUNT_BITS: usize = super::bits_for(LOAD_SLOTS);
     /// Rows (beats) of the largest DMA request (the throttle's `MAX_BEATS`).
     pub const MAX_REQ_ROWS: u32 = super::MAX_BEATS;
 

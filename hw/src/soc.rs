@@ -63,9 +63,9 @@ pub struct MocaSoc {
     /// Throttle k is in BUBBLE.
     pub thr_bubble: Vec<Signal<Out, Bit>>,
     /// Tile k's queued commands.
-    pub q_count: Vec<Signal<Out, Bits<5>>>,
+    pub q_count: Vec<Signal<Out, Bits<{ ts::QUEUE_COUNT_BITS }>>>,
     /// Tile k's load slots in use.
-    pub ld_count: Vec<Signal<Out, Bits<3>>>,
+    pub ld_count: Vec<Signal<Out, Bits<{ ts::LOAD_COUNT_BITS }>>>,
     /// Tile k's execute unit busy.
     pub ex_busy: Vec<Signal<Out, Bit>>,
     /// Tile k's store unit busy.
@@ -97,13 +97,13 @@ pub struct MocaSoc {
     /// Back door: memory row.
     pub bd_addr: Signal<In, MemAddr>,
     /// Back door: write data, lanes 0..8 (lane `j` in bits `8j+7..8j`).
-    pub bd_wdata_lo: Signal<In, Bits<64>>,
+    pub bd_wdata_lo: Signal<In, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
     /// Back door: write data, lanes 8..16.
-    pub bd_wdata_hi: Signal<In, Bits<64>>,
+    pub bd_wdata_hi: Signal<In, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
     /// Back door: the row at `bd_addr`, lanes 0..8.
-    pub bd_rdata_lo: Signal<Out, Bits<64>>,
+    pub bd_rdata_lo: Signal<Out, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
     /// Back door: the row at `bd_addr`, lanes 8..16.
-    pub bd_rdata_hi: Signal<Out, Bits<64>>,
+    pub bd_rdata_hi: Signal<Out, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
     /// The tiles.
     pub tiles: Vec<Tile>,
     /// One throttle per tile.
@@ -552,9 +552,6 @@ mod tests {
                 header.contains(&format!(",{n},")) || header.contains(&format!(",{n})")),
                 "{n}"
             );
-        }
-        if std::env::var_os("MOCA_DUMP_SOC").is_some() {
-            std::fs::write("/tmp/socv/moca_soc_t2_d2.v", &v.text).unwrap();
         }
     }
 }

@@ -27,7 +27,8 @@
 //! statistics cover exactly the cycles run.
 
 use crate::error::SimError;
-use crate::ports::{Direction, Port, PortId};
+use crate::interface::{self, Declared};
+use crate::ports::{Port, PortId};
 use crate::verilator::{BuildOptions, BuildOutcome, CompiledModel, VerilatedModel};
 use golden::arbiter::{ArbiterIn, ArbiterOut, BusArbiter, Policy};
 use golden::cfg::{ConfigError, ThrottleConfig};
@@ -59,12 +60,19 @@ pub trait CosimBlock {
     fn clock(&self) -> &str {
         "clock"
     }
+    /// The block's ports as the golden model declares them (names, directions, widths), in
+    /// the order of [`step`](Self::step)'s `inputs` and `outputs`.
+    fn declared(&self) -> &Declared;
     /// The RTL input ports the stimulus drives (every input but the clock), in the order of
     /// [`step`](Self::step)'s `inputs`.
-    fn input_names(&self) -> &[String];
+    fn input_names(&self) -> &[String] {
+        &self.declared().inputs
+    }
     /// The RTL output ports compared every cycle (every output), in the order of
     /// [`step`](Self::step)'s `outputs`.
-    fn output_names(&self) -> &[String];
+    fn output_names(&self) -> &[String] {
+        &self.declared().outputs
+    }
     /// One cycle: generate this cycle's inputs (reacting to the golden model's previous
     /// outputs), step the golden model, and write the raw port values of the inputs and of the
     /// golden outputs (`inputs.len() == input_names().len()`, same for outputs).
@@ -74,7 +82,7 @@ pub trait CosimBlock {
     /// RTL ports outside the lockstep comparison (a test back door): inputs stay 0 during the
     /// lockstep, outputs are not compared. Only [`prologue`](Self::prologue) and
     /// [`epilogue`](Self::epilogue) use them.
-    fn backdoor_ports(&self) -> &[String] {
+    fn backdoor_ports(&self) -> &[golden::observe::Port] {
         &[]
     }
     /// Before lockstep cycle 0 (e.g. preload memory through the back door). Clock cycles run
@@ -390,45 +398,6 @@ fn bind<B: CosimBlock + ?Sized>(ports: &[Port], top: &str, block: &B) -> Result<
         top: top.to_string(),
         message,
     };
-    let find = |name: &str, dir: Direction| -> Result<PortId, SimError> {
-        match ports.iter().position(|p| p.name == name) {
-            Some(i) if ports[i].direction == dir => Ok(PortId(i)),
-            Some(i) => Err(err(format!(
-                "`{name}` is an {} in the RTL, the golden model has it as an {dir}",
-                ports[i].direction
-            ))),
-            None => Err(err(format!("the RTL has no port `{name}`"))),
-        }
-    };
-    let clock = find(block.clock(), Direction::Input)?;
-    let inputs = block
-        .input_names()
-        .iter()
-        .map(|n| find(n, Direction::Input))
-        .collect::<Result<Vec<_>, _>>()?;
-    let outputs = block
-        .output_names()
-        .iter()
-        .map(|n| find(n, Direction::Output))
-        .collect::<Result<Vec<_>, _>>()?;
-    let unbound: Vec<&str> = ports
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| {
-            let id = PortId(i);
-            id != clock
-                && !inputs.contains(&id)
-                && !outputs.contains(&id)
-                && !block.backdoor_ports().contains(&ports[i].name)
-        })
-        .map(|(_, p)| p.name.as_str())
-        .collect();
-    if !unbound.is_empty() {
-        return Err(err(format!(
-            "RTL ports not covered by the golden model: {}",
-            unbound.join(", ")
-        )));
-    }
     if let Some(p) = ports.iter().find(|p| p.width > 64) {
         // Every bound port is at most 64 bits wide (back-door ports included).
         return Err(SimError::PortTooWide {
@@ -437,6 +406,21 @@ fn bind<B: CosimBlock + ?Sized>(ports: &[Port], top: &str, block: &B) -> Result<
             max: 64,
         });
     }
+    let bound = interface::check(
+        ports,
+        block.clock(),
+        &block.declared().ports,
+        block.backdoor_ports(),
+    )
+    .map_err(err)?;
+    let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
+    for (d, &at) in block.declared().ports.iter().zip(&bound.ports) {
+        match d.dir {
+            Dir::In => inputs.push(PortId(at)),
+            Dir::Out => outputs.push(PortId(at)),
+        }
+    }
+    let clock = PortId(bound.clock);
     Ok(Binding {
         clock,
         inputs,
@@ -814,8 +798,7 @@ pub struct ThrottleBlock {
     gold: MemThrottle,
     fired: bool,
     stats: ThrottleStats,
-    inputs: Vec<String>,
-    outputs: Vec<String>,
+    declared: Declared,
 }
 
 impl ThrottleBlock {
@@ -830,8 +813,7 @@ impl ThrottleBlock {
             gold: MemThrottle::new(),
             fired: false,
             stats: ThrottleStats::default(),
-            inputs: sample.port_names(Dir::In),
-            outputs: sample.port_names(Dir::Out),
+            declared: Declared::of(&sample),
         }
     }
 
@@ -859,11 +841,8 @@ impl CosimBlock for ThrottleBlock {
     fn name(&self) -> &str {
         "throttle"
     }
-    fn input_names(&self) -> &[String] {
-        &self.inputs
-    }
-    fn output_names(&self) -> &[String] {
-        &self.outputs
+    fn declared(&self) -> &Declared {
+        &self.declared
     }
     fn step(&mut self, inputs: &mut [u64], outputs: &mut [u64]) {
         let (i, o) = self.step_typed();
@@ -894,8 +873,7 @@ pub struct ArbiterBlock {
     gold: BusArbiter,
     ready: u16,
     stats: ArbiterStats,
-    inputs: Vec<String>,
-    outputs: Vec<String>,
+    declared: Declared,
 }
 
 impl ArbiterBlock {
@@ -925,8 +903,7 @@ impl ArbiterBlock {
                 grants_per_port: vec![0; ports],
                 ..Default::default()
             },
-            inputs: sample.port_names(Dir::In),
-            outputs: sample.port_names(Dir::Out),
+            declared: Declared::of(&sample),
         })
     }
 
@@ -953,11 +930,8 @@ impl CosimBlock for ArbiterBlock {
     fn name(&self) -> &str {
         "arbiter"
     }
-    fn input_names(&self) -> &[String] {
-        &self.inputs
-    }
-    fn output_names(&self) -> &[String] {
-        &self.outputs
+    fn declared(&self) -> &Declared {
+        &self.declared
     }
     fn step(&mut self, inputs: &mut [u64], outputs: &mut [u64]) {
         let (i, o) = self.step_typed();
@@ -1152,9 +1126,7 @@ pub struct SocBlock {
     jobs: Vec<golden::compile::GemmJob>,
     idle_at: u64,
     stats: SocStats,
-    inputs: Vec<String>,
-    outputs: Vec<String>,
-    backdoor: Vec<String>,
+    declared: Declared,
 }
 
 impl SocBlock {
@@ -1171,17 +1143,7 @@ impl SocBlock {
         let mut probe = gold.clone();
         let idle_at = probe.run_until_idle(u64::MAX / 2)?;
         let sample = probe.step();
-        let (inputs, outputs) = (sample.port_names(Dir::In), sample.port_names(Dir::Out));
-        let backdoor = [
-            "bd_we",
-            "bd_addr",
-            "bd_wdata_lo",
-            "bd_wdata_hi",
-            "bd_rdata_lo",
-            "bd_rdata_hi",
-        ]
-        .map(String::from)
-        .to_vec();
+        let declared = Declared::of(sample);
         Ok(SocBlock {
             p,
             shapes: shapes.to_vec(),
@@ -1195,9 +1157,7 @@ impl SocBlock {
                 golden_cycles: idle_at,
                 ..Default::default()
             },
-            inputs,
-            outputs,
-            backdoor,
+            declared,
         })
     }
 
@@ -1237,11 +1197,8 @@ impl CosimBlock for SocBlock {
     fn name(&self) -> &str {
         "soc"
     }
-    fn input_names(&self) -> &[String] {
-        &self.inputs
-    }
-    fn output_names(&self) -> &[String] {
-        &self.outputs
+    fn declared(&self) -> &Declared {
+        &self.declared
     }
     fn step(&mut self, inputs: &mut [u64], outputs: &mut [u64]) {
         write_values(self.gold.step(), inputs, outputs);
@@ -1263,8 +1220,8 @@ impl CosimBlock for SocBlock {
             ..Default::default()
         };
     }
-    fn backdoor_ports(&self) -> &[String] {
-        &self.backdoor
+    fn backdoor_ports(&self) -> &[golden::observe::Port] {
+        &golden::soc::BACKDOOR_PORTS
     }
     fn prologue(&mut self, rtl: &mut dyn BackDoor) -> Result<(), SimError> {
         let d = self.p.tile.dim;

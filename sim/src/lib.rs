@@ -49,6 +49,7 @@
 
 pub mod cosim;
 pub mod error;
+pub mod interface;
 pub mod iverilog;
 pub mod ports;
 pub mod shim;

@@ -275,9 +275,11 @@ impl<'a> CsvTable<'a> {
                     format!("required, an integer in {min}..={MAX_LAYER_DIM}"),
                 )
             }),
-            Some(v) if v < u64::from(min) || v > u64::from(MAX_LAYER_DIM) => {
-                Err(self.err(line, col, format!("{v} is out of range {min}..={MAX_LAYER_DIM}")))
-            }
+            Some(v) if v < u64::from(min) || v > u64::from(MAX_LAYER_DIM) => Err(self.err(
+                line,
+                col,
+                format!("{v} is out of range {min}..={MAX_LAYER_DIM}"),
+            )),
             Some(v) => Ok(v as u32),
         }
     }
