@@ -507,3 +507,38 @@ fn a_flag_that_does_not_apply_to_the_block_exits_2_naming_it() {
         );
     }
 }
+
+#[test]
+fn regime_compares_each_scheduler_with_and_without_throttles() {
+    let o = moca(&[
+        "regime", "--set", "B", "--qos", "H", "--load", "1,2", "--seeds", "2", "--tasks", "16",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let cells = v["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 2 * 4, "2 loads x 4 variants");
+    let names: Vec<&str> = cells[..4]
+        .iter()
+        .map(|c| c["variant"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["static", "static+runtime", "moca-sched", "moca"]);
+    for c in cells {
+        assert_eq!(c["runs"], 2);
+        let sla = c["sla"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&sla));
+    }
+    // The throttles are off in the variants without the runtime.
+    assert_eq!(cells[0]["binding_share"], 0.0);
+    assert!(stderr(&o).contains("seeds 1..=2"));
+    for (args, needle) in [
+        (&["regime", "--load", "0"][..], "out of range 0.05..=20"),
+        (&["regime", "--seeds", "0"][..], "out of range 1..=1000"),
+        (&["regime", "--set", "Z"][..], "unknown workload set `Z`"),
+        (&["regime", "--qos", "X"][..], "unknown QoS level `X`"),
+    ] {
+        let o = moca(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+    }
+}

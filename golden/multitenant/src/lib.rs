@@ -10,6 +10,7 @@
 
 pub mod experiment;
 pub mod metrics;
+pub mod regime;
 pub mod runtime;
 pub mod sched;
 pub mod soc_calibration;
