@@ -533,6 +533,10 @@ pub fn run_compiled<B: CosimBlock + Send + ?Sized>(
             }
             let _ = empty_tx.send(old);
             progress(done);
+            // A VCD that can no longer be written stops the run (reported by `close_vcd`).
+            if opts.vcd.is_some() && m.vcd_error().is_some() {
+                break;
+            }
         }
         // Stop the golden side: it is blocked on one of these channels or about to be.
         drop(full_rx);
@@ -542,7 +546,7 @@ pub fn run_compiled<B: CosimBlock + Send + ?Sized>(
             .unwrap_or_else(|e| std::panic::resume_unwind(e))
     });
     let lockstep_time = start.elapsed();
-    m.close_vcd();
+    m.close_vcd()?;
     if failed.is_none() {
         block.epilogue(&mut ModelDoor {
             m: &mut m,
@@ -568,8 +572,15 @@ pub fn run_compiled<B: CosimBlock + Send + ?Sized>(
             let vcd = match (&opts.vcd, &opts.mismatch_vcd) {
                 (Some(v), _) => Some(v.clone()),
                 (None, Some(path)) => {
-                    trace_around(verilog, &top, block, &bind, &opts.build, path, c)?;
-                    Some(path.clone())
+                    // The mismatch is the result; a VCD that cannot be written (a full disk)
+                    // is reported and left out rather than replacing it by an I/O error.
+                    match trace_around(verilog, &top, block, &bind, &opts.build, path, c) {
+                        Ok(()) => Some(path.clone()),
+                        Err(e) => {
+                            eprintln!("moca-sim: no VCD of the mismatch: {e}");
+                            None
+                        }
+                    }
                 }
                 (None, None) => None,
             };
@@ -687,8 +698,7 @@ fn trace_around<B: CosimBlock + ?Sized>(
         m.eval();
         m.tick(bind.clock);
     }
-    m.close_vcd();
-    Ok(())
+    m.close_vcd()
 }
 
 /// A recorded stimulus with the golden model's outputs, for replay in other simulators.

@@ -21,6 +21,12 @@
 //! | `moca_sim_trace_open` | `int32_t (void*, const char*)` | 0 ok, -1 built without trace, -2 not opened, -3 C++ exception |
 //! | `moca_sim_trace_dump` | `void (void*, uint64_t time)` | dump one VCD time step if open |
 //! | `moca_sim_trace_close` | `void (void*)` | close the VCD file |
+//! | `moca_sim_trace_error` | `int32_t (void*)` | `errno` of the first failed VCD write or close since the last open, 0 if none |
+//!
+//! The VCD is written through the shim's own `VerilatedVcdFile`, which never reports a failed
+//! write to Verilator: Verilator 5.006's error path (`bufferFlush` -> `vl_fatal` -> `flush`)
+//! deadlocks on its own mutex, so a full disk would hang the process. The shim keeps the first
+//! `errno`, drops the rest of the waveform and lets the caller report it.
 //!
 //! Storage sizes follow Verilator: 1 byte up to 8 bits, 2 up to 16, 4 up to 32, 8 up to 64,
 //! then `4 * ceil(width / 32)` bytes of 32-bit words, least significant word first.
@@ -29,7 +35,7 @@ use crate::ports::Port;
 use std::fmt::Write;
 
 /// Version of the shim ABI; part of the cache hash.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Name of the shared library inside a cache entry.
 pub(crate) const LIB_NAME: &str = "libmoca_model.so";
@@ -120,10 +126,41 @@ pub(crate) fn shim_cpp(
         u8::from(trace)
     );
     if trace {
-        s.push_str("#include \"verilated_vcd_c.h\"\n");
+        s.push_str(
+            "#include \"verilated_vcd_c.h\"\n#include <cerrno>\n#include <fcntl.h>\n#include <unistd.h>\n",
+        );
     }
     s.push_str("#define MOCA_API extern \"C\" __attribute__((visibility(\"default\")))\n\n");
     s.push_str("namespace {\n");
+    if trace {
+        s.push_str(
+            "// Never reports a failed write to Verilator (see the module docs of moca-sim's shim).\n\
+class MocaVcdFile final : public VerilatedVcdFile {\n\
+public:\n\
+    int fd = -1;\n\
+    int err = 0;\n\
+    bool open(const std::string& name) override {\n\
+        err = 0;\n\
+        fd = ::open(name.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0666);\n\
+        if (fd < 0) { err = errno; return false; }\n\
+        return true;\n\
+    }\n\
+    void close() override {\n\
+        if (fd >= 0) { if (::close(fd) != 0 && !err) err = errno; fd = -1; }\n\
+    }\n\
+    ssize_t write(const char* p, ssize_t len) override {\n\
+        ssize_t left = len;\n\
+        while (left > 0 && !err && fd >= 0) {\n\
+            ssize_t n = ::write(fd, p, static_cast<size_t>(left));\n\
+            if (n < 0) { if (errno == EINTR) continue; err = errno; break; }\n\
+            if (n == 0) { err = ENOSPC; break; }\n\
+            p += n; left -= n;\n\
+        }\n\
+        return len;\n\
+    }\n\
+};\n",
+        );
+    }
     let _ = writeln!(s, "constexpr uint32_t kNumPorts = {n};");
     s.push_str("const uint32_t kWidths[kNumPorts + 1] = {");
     for p in ports {
@@ -148,6 +185,7 @@ struct Inst {\n\
     bool saw_finish = false;\n\
 #if MOCA_TRACE\n\
     VerilatedVcdC* tfp = nullptr;\n\
+    MocaVcdFile* vfile = nullptr;\n\
 #endif\n\
 };\n\
 inline Inst* inst(void* h) { return static_cast<Inst*>(h); }\n\
@@ -198,6 +236,7 @@ MOCA_API void moca_sim_destroy(void* h) {\n\
     moca_sim_final(h);\n\
 #if MOCA_TRACE\n\
     if (s->tfp) { s->tfp->close(); delete s->tfp; }\n\
+    delete s->vfile;\n\
 #endif\n\
     delete s->top;\n\
     delete s->ctx;\n\
@@ -277,7 +316,11 @@ MOCA_API int32_t moca_sim_trace_open(void* h, const char* path) {\n\
 #if MOCA_TRACE\n\
     Inst* s = inst(h);\n\
     try {\n\
-        if (!s->tfp) { s->tfp = new VerilatedVcdC; s->top->trace(s->tfp, 99); }\n\
+        if (!s->tfp) {\n\
+            s->vfile = new MocaVcdFile;\n\
+            s->tfp = new VerilatedVcdC(s->vfile);\n\
+            s->top->trace(s->tfp, 99);\n\
+        }\n\
         if (s->tfp->isOpen()) s->tfp->close();\n\
         s->tfp->open(path);\n\
         return s->tfp->isOpen() ? 0 : -2;\n\
@@ -302,6 +345,15 @@ MOCA_API void moca_sim_trace_close(void* h) {\n\
     if (s->tfp && s->tfp->isOpen()) s->tfp->close();\n\
 #else\n\
     (void)h;\n\
+#endif\n\
+}\n\n\
+MOCA_API int32_t moca_sim_trace_error(void* h) {\n\
+#if MOCA_TRACE\n\
+    Inst* s = inst(h);\n\
+    return s->vfile ? s->vfile->err : 0;\n\
+#else\n\
+    (void)h;\n\
+    return 0;\n\
 #endif\n\
 }\n",
     );

@@ -9,9 +9,13 @@
 //! Builds live in `<cache root>/<hash>/libmoca_model.so`, where the hash (128-bit FNV-1a) covers
 //! the Verilog text, the top name, the Verilator version, every flag that changes the build and
 //! the shim ABI version. The cache root is, in order: [`BuildOptions::cache_dir`], `$MOCA_SIM_CACHE`,
-//! `$CARGO_TARGET_DIR/moca-sim-cache`, `<workspace>/target/moca-sim-cache`, and
-//! `<tmp>/moca-sim-cache`. A build happens in a fresh temporary directory next to the entry and
-//! is renamed into place atomically, so processes building the same hash at once do not corrupt
+//! `$CARGO_TARGET_DIR/moca-sim-cache`, `<workspace>/target/moca-sim-cache` if this user can
+//! write there, `$XDG_CACHE_HOME/moca-sim-cache`, and `<tmp>/moca-sim-cache-<uid>` (so a user
+//! other than the one who built moca gets a cache of their own). Each entry records the size
+//! and a checksum of its library (`libmoca_model.so.sum`); a library that does not match (a
+//! truncated or damaged entry, which would otherwise kill the process with SIGBUS when loaded)
+//! is rebuilt with a one-line message. A build happens in a fresh temporary directory next to
+//! the entry, its files are flushed to disk, and it is renamed into place atomically, so processes building the same hash at once do not corrupt
 //! each other (the loser of the rename discards its copy); within a process, builds of one hash
 //! are serialised. A rebuild prints one line to stderr; a cache hit prints nothing. The compiled
 //! Verilator runtime (`verilated*.o`) is kept once per Verilator version, compiler and flags in
@@ -92,14 +96,91 @@ impl BuildOptions {
         if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
             return PathBuf::from(d).join("moca-sim-cache");
         }
+        // The workspace moca was built from (a path compiled in): only if this user can write
+        // there, else a per-user cache.
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut candidates = Vec::new();
         if let Some(ws) = manifest.parent()
             && ws.join("Cargo.toml").is_file()
         {
-            return ws.join("target").join("moca-sim-cache");
+            candidates.push(ws.join("target").join("moca-sim-cache"));
         }
-        std::env::temp_dir().join("moca-sim-cache")
+        if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
+            candidates.push(PathBuf::from(x).join("moca-sim-cache"));
+        }
+        first_writable(&candidates)
     }
+}
+
+/// Whether this process can create files in `dir` (creating it if needed).
+fn writable(dir: &Path) -> bool {
+    std::fs::create_dir_all(dir).is_ok() && TempDir::new_in(dir, ".tmp-probe-").is_ok()
+}
+
+/// The first of `candidates` this process can write to, else the per-user directory
+/// `<tmp>/moca-sim-cache-<uid>`.
+pub fn first_writable(candidates: &[PathBuf]) -> PathBuf {
+    candidates
+        .iter()
+        .find(|c| writable(c))
+        .cloned()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("moca-sim-cache-{}", current_uid())))
+}
+
+/// The real user id (from `/proc/self/status`; 0 where that is not available).
+fn current_uid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().next().and_then(|u| u.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// Name of the file next to the library holding its size and checksum.
+const SUM_NAME: &str = "libmoca_model.so.sum";
+
+/// `<size> <fnv128>` of a file's content.
+fn file_sum(path: &Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    let mut h = Fnv128::new();
+    h.field(&bytes);
+    Ok(format!("{} {}", bytes.len(), h.hex()))
+}
+
+/// Why a cache entry cannot be used (None: its library matches its recorded checksum).
+fn entry_damage(entry: &Path) -> Option<String> {
+    let lib = entry.join(LIB_NAME);
+    let recorded = match std::fs::read_to_string(entry.join(SUM_NAME)) {
+        Ok(s) => s,
+        Err(_) => return Some(format!("{SUM_NAME} is missing")),
+    };
+    match file_sum(&lib) {
+        Ok(actual) if actual == recorded.trim() => None,
+        Ok(actual) => Some(format!(
+            "{LIB_NAME} has size and checksum {actual}, recorded {}",
+            recorded.trim()
+        )),
+        Err(e) => Some(format!("{LIB_NAME} cannot be read: {e}")),
+    }
+}
+
+/// Write `text` to `path` and flush it to disk.
+fn write_synced(path: &Path, text: &[u8]) -> Result<(), SimError> {
+    use std::io::Write as _;
+    let mut f = std::fs::File::create(path)
+        .map_err(|e| SimError::io(format!("writing {}", path.display()), e))?;
+    f.write_all(text)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| SimError::io(format!("writing {}", path.display()), e))
+}
+
+fn sync_path(path: &Path) -> Result<(), SimError> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| SimError::io(format!("flushing {}", path.display()), e))
 }
 
 /// Whether [`CompiledModel::compile`] built the library or found it in the cache.
@@ -128,6 +209,7 @@ struct Api {
     trace_open: unsafe extern "C" fn(*mut c_void, *const c_char) -> i32,
     trace_dump: unsafe extern "C" fn(*mut c_void, u64),
     trace_close: HandleFn,
+    trace_error: unsafe extern "C" fn(*mut c_void) -> i32,
 }
 
 struct Compiled {
@@ -231,14 +313,31 @@ impl CompiledModel {
         let lib_path = entry.join(LIB_NAME);
 
         let mut outcome = BuildOutcome::CacheHit;
-        if !lib_path.is_file() {
-            let lock = build_lock(&hash);
-            let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-            if !lib_path.is_file() {
-                build(verilog, top, &ports, opts, &version, &hash, &root, &entry)?;
-                outcome = BuildOutcome::Built;
+        let lock = build_lock(&hash);
+        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        if entry.exists()
+            && let Some(why) = entry_damage(&entry)
+        {
+            eprintln!(
+                "moca-sim: cache entry {} is damaged ({why}); rebuilding it",
+                entry.display()
+            );
+            // Move it aside first (atomic), so no process loads it while it is removed.
+            let trash = TempDir::new_in(&root, ".tmp-damaged-")?;
+            let _ = std::fs::rename(&entry, trash.path().join("entry"));
+            drop(trash);
+            if entry.exists() {
+                return Err(SimError::io(
+                    format!("removing the damaged cache entry {}", entry.display()),
+                    std::io::Error::other("it is still there"),
+                ));
             }
         }
+        if !lib_path.is_file() {
+            build(verilog, top, &ports, opts, &version, &hash, &root, &entry)?;
+            outcome = BuildOutcome::Built;
+        }
+        drop(guard);
         let inner = load(&lib_path, ports, top, hash, outcome, opts.trace)?;
         Ok(CompiledModel {
             inner: Arc::new(inner),
@@ -277,6 +376,7 @@ impl CompiledModel {
             slots,
             model: self.clone(),
             tracing: false,
+            vcd: None,
             dirty: false,
             cycle: 0,
         };
@@ -415,9 +515,16 @@ fn build(
         .map_err(|e| SimError::io(format!("copying the shim in {}", obj.display()), e))?;
     // Object files are large and not needed once linked.
     let _ = std::fs::remove_dir_all(&obj);
+    // The library and its checksum reach the disk before the entry becomes visible.
+    let lib = dir.join(LIB_NAME);
+    sync_path(&lib)?;
+    let sum = file_sum(&lib).map_err(|e| SimError::io(format!("reading {}", lib.display()), e))?;
+    write_synced(&dir.join(SUM_NAME), sum.as_bytes())?;
+    sync_path(dir)?;
     match std::fs::rename(dir, entry) {
         Ok(()) => {
             tmp.keep();
+            let _ = sync_path(root);
             Ok(())
         }
         // Another process finished the same build first: use theirs, drop ours.
@@ -572,6 +679,7 @@ fn load(
         trace_open: sym!("moca_sim_trace_open"),
         trace_dump: sym!("moca_sim_trace_dump"),
         trace_close: sym!("moca_sim_trace_close"),
+        trace_error: sym!("moca_sim_trace_error"),
     };
     Ok(Compiled {
         api,
@@ -613,6 +721,9 @@ pub struct VerilatedModel {
     slots: Vec<Slot>,
     model: CompiledModel,
     tracing: bool,
+    /// The open VCD: `(temporary file written, final path)`; renamed into place on a clean
+    /// close (`None` temporary: a device or pipe written in place).
+    vcd: Option<(Option<PathBuf>, PathBuf)>,
     dirty: bool,
     cycle: u64,
 }
@@ -629,6 +740,8 @@ impl std::fmt::Debug for VerilatedModel {
 
 impl Drop for VerilatedModel {
     fn drop(&mut self) {
+        // Finish a VCD still open (renamed into place if it was written completely).
+        let _ = self.close_vcd();
         // SAFETY: handle came from `create` and is destroyed once; the library outlives it
         // because `self.model` is dropped after this.
         unsafe { (self.model.inner.api.destroy)(self.handle) }
@@ -938,11 +1051,31 @@ impl VerilatedModel {
         if !self.model.has_trace() {
             return Err(SimError::TraceNotEnabled);
         }
+        self.close_vcd()?;
         let path = path.as_ref();
+        // A regular file is written under a temporary name in its directory and renamed into
+        // place by a clean `close_vcd`; a device or a pipe is written in place.
+        let special = path.exists() && !path.is_file() && !path.is_dir();
+        let write_to = if special {
+            path.to_path_buf()
+        } else {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            let name = path
+                .file_name()
+                .map_or_else(|| "vcd".into(), |n| n.to_string_lossy().into_owned());
+            dir.join(format!(".moca-tmp-{}-{name}", std::process::id()))
+        };
         // Verilator aborts the process if it cannot open the file: check first.
-        std::fs::File::create(path)
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(!special)
+            .truncate(!special)
+            .open(&write_to)
             .map_err(|e| SimError::io(format!("creating VCD file {}", path.display()), e))?;
-        let c = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| {
+        let c = CString::new(write_to.as_os_str().as_encoded_bytes()).map_err(|_| {
             SimError::io(
                 format!("VCD path {}", path.display()),
                 std::io::Error::new(std::io::ErrorKind::InvalidInput, "path contains NUL"),
@@ -953,6 +1086,7 @@ impl VerilatedModel {
         match rc {
             0 => {
                 self.tracing = true;
+                self.vcd = Some(((!special).then_some(write_to), path.to_path_buf()));
                 Ok(())
             }
             -1 => Err(SimError::TraceNotEnabled),
@@ -963,13 +1097,49 @@ impl VerilatedModel {
         }
     }
 
-    /// Flush and close the VCD file, if one is open.
-    pub fn close_vcd(&mut self) {
-        if self.tracing {
-            // SAFETY: handle is live.
-            unsafe { (self.model.inner.api.trace_close)(self.handle) };
-            self.tracing = false;
+    /// The first error writing the open VCD (a full disk, ...), if any. The rest of the
+    /// waveform is dropped after an error, and [`close_vcd`](Self::close_vcd) reports it.
+    pub fn vcd_error(&self) -> Option<std::io::Error> {
+        if !self.tracing {
+            return None;
         }
+        // SAFETY: handle is live.
+        let e = unsafe { (self.model.inner.api.trace_error)(self.handle) };
+        (e != 0).then(|| std::io::Error::from_raw_os_error(e))
+    }
+
+    /// Flush and close the VCD file, if one is open, and move it to its final name. A write
+    /// error (a full disk, ...) is returned, and then no file is left at the final name (a
+    /// device or a pipe keeps what it received).
+    pub fn close_vcd(&mut self) -> Result<(), SimError> {
+        if !self.tracing {
+            return Ok(());
+        }
+        // SAFETY: handle is live.
+        unsafe { (self.model.inner.api.trace_close)(self.handle) };
+        self.tracing = false;
+        // SAFETY: handle is live.
+        let err = unsafe { (self.model.inner.api.trace_error)(self.handle) };
+        let Some((tmp, path)) = self.vcd.take() else {
+            return Ok(());
+        };
+        let ctx = format!("writing VCD file {}", path.display());
+        if err != 0 {
+            if let Some(t) = &tmp {
+                let _ = std::fs::remove_file(t);
+            }
+            return Err(SimError::io(ctx, std::io::Error::from_raw_os_error(err)));
+        }
+        if let Some(t) = tmp {
+            let done = std::fs::File::open(&t)
+                .and_then(|f| f.sync_all())
+                .and_then(|()| std::fs::rename(&t, &path));
+            if let Err(e) = done {
+                let _ = std::fs::remove_file(&t);
+                return Err(SimError::io(ctx, e));
+            }
+        }
+        Ok(())
     }
 
     /// Run the model's `final` blocks (done at drop otherwise; runs once).

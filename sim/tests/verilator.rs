@@ -260,7 +260,7 @@ fn vcd_written_with_expected_signals() {
         m.eval();
         m.tick(clock);
     }
-    m.close_vcd();
+    m.close_vcd().unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(!text.is_empty());
     for sig in ["clock", "en", "load", "d", "q", "wrap"] {
@@ -282,7 +282,76 @@ fn vcd_written_with_expected_signals() {
     ));
     // An unwritable path is an error, not an abort.
     assert!(m.open_vcd(dir.join("no/such/dir/x.vcd")).is_err());
+    // A full disk is an error when the VCD is closed, not a hang in Verilator's writer
+    // (5.006 deadlocks in its own error path): /dev/full accepts the open, refuses every write.
+    m.open_vcd("/dev/full").unwrap();
+    for _ in 0..5000 {
+        m.eval();
+        m.tick(clock);
+    }
+    assert!(m.vcd_error().is_some());
+    let e = m.close_vcd().unwrap_err().to_string();
+    assert!(
+        e.contains("/dev/full") && e.contains("No space left"),
+        "{e}"
+    );
+    // Nothing is left in the directory but the complete VCD.
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["counter.vcd"]);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn damaged_cache_entry_is_rebuilt_and_other_users_get_their_own_cache() {
+    let dir = std::env::temp_dir().join(format!("moca-damaged-cache-{}", std::process::id()));
+    let opts = BuildOptions {
+        cache_dir: Some(dir.clone()),
+        ..BuildOptions::default()
+    };
+    let m = build(COUNTER, &opts);
+    let lib = m.compiled().library_path().to_path_buf();
+    drop(m);
+    // A truncated library (a killed copy, a full disk): loading it would be SIGBUS.
+    let len = std::fs::metadata(&lib).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&lib)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let mut m = build(COUNTER, &opts);
+    assert_eq!(m.outcome(), sim::BuildOutcome::Built);
+    let (clock, en, q) = (
+        m.port_id("clock").unwrap(),
+        m.port_id("en").unwrap(),
+        m.port_id("q").unwrap(),
+    );
+    m.set(en, 1);
+    m.tick(clock);
+    assert_eq!(m.get(q), 1);
+    drop(m);
+    // An empty library too.
+    std::fs::write(&lib, b"").unwrap();
+    assert_eq!(build(COUNTER, &opts).outcome(), sim::BuildOutcome::Built);
+    assert_eq!(build(COUNTER, &opts).outcome(), sim::BuildOutcome::CacheHit);
+    std::fs::remove_dir_all(&dir).unwrap();
+    // A cache root this user cannot write (below a file) falls back to a writable one.
+    let ok = std::env::temp_dir().join(format!("moca-cache-fallback-{}", std::process::id()));
+    let root = sim::verilator::first_writable(&["/dev/null/moca".into(), ok.clone()]);
+    assert_eq!(root, ok);
+    let root = sim::verilator::first_writable(&["/dev/null/moca".into()]);
+    assert!(
+        root.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("moca-sim-cache-"),
+        "{}",
+        root.display()
+    );
+    let _ = std::fs::remove_dir_all(&ok);
 }
 
 #[test]

@@ -205,7 +205,8 @@ pub fn sweep_configs(
     let mut out = Vec::new();
     for set in exp.mix.keys() {
         for qos in exp.scheduler.target_scale.keys() {
-            for seed in first_seed..first_seed + seeds {
+            // Seeds first..first+K; the caller bounds K, and seeds past u64::MAX are not run.
+            for seed in (0..seeds).map_while(|k| first_seed.checked_add(k)) {
                 for p in Policy::ALL {
                     out.push(RunConfig {
                         policy: p,

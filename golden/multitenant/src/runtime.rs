@@ -122,6 +122,7 @@ fn ceil_div(a: i64, b: i64) -> i64 {
     (a + b - 1) / b
 }
 
+#[cfg(test)]
 fn round_div(a: i64, b: i64) -> i64 {
     (a + b / 2) / b
 }
@@ -337,6 +338,7 @@ impl Geometry {
 }
 
 /// What the artifact's pre-compiler reads from one layer's tiling (before the cache model).
+#[derive(Debug, PartialEq, Eq)]
 struct RawCounts {
     a_load: i64,
     b_load: i64,
@@ -353,7 +355,377 @@ struct RawCounts {
     ideal: i64,
 }
 
-fn conv_counts(g: &Geometry, shape: &LayerShape) -> RawCounts {
+/// Sum of `f(len)` over the tiles of `for start in (0..total).step_by(step)`, where a tile's
+/// length is `min(step, total - start)`: `total / step` whole tiles and one remainder tile. The
+/// artifact's per-tile loops are sums of this kind, so their cost is a constant, not the layer's
+/// tile count.
+fn tile_sum(total: i128, step: i128, f: impl Fn(i128) -> i128) -> Option<i128> {
+    if total <= 0 || step <= 0 {
+        return Some(0);
+    }
+    let (full, rem) = (total / step, total % step);
+    let whole = full.checked_mul(f(step))?;
+    whole.checked_add(if rem > 0 { f(rem) } else { 0 })
+}
+
+/// Number of tiles of `for start in (0..total).step_by(step)`.
+fn tile_count(total: i128, step: i128) -> i128 {
+    if total <= 0 || step <= 0 {
+        0
+    } else {
+        (total + step - 1) / step
+    }
+}
+
+/// Sum of the tiles' start positions `0 + step + 2 step + ...` over `n` tiles.
+fn starts_sum(n: i128, step: i128) -> Option<i128> {
+    step.checked_mul(n.checked_mul(n - 1)? / 2)
+}
+
+fn ceil_div128(a: i128, b: i128) -> i128 {
+    (a + b - 1) / b
+}
+
+/// Products of several factors, `None` on overflow.
+fn prod(xs: &[i128]) -> Option<i128> {
+    xs.iter().try_fold(1i128, |acc, &x| acc.checked_mul(x))
+}
+
+/// Largest row, cycle or MAC count the predictor accepts for one layer (2^48): far below the
+/// point where the cache model's sums and `100 * rows` could overflow 64 bits.
+pub const MAX_LAYER_COUNT: i64 = 1 << 48;
+
+/// A layer whose counts exceed [`MAX_LAYER_COUNT`] (or 128-bit arithmetic) on this hardware.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error(
+    "the layer needs more than 2^48 {what} on a tile of DIM {dim}: allowed at most 2^48 \
+     (split the layer)"
+)]
+pub struct LayerTooLarge {
+    /// What overflowed (`MACs`, `loaded rows`, ...).
+    pub what: &'static str,
+    /// The hardware's array dimension.
+    pub dim: u32,
+}
+
+fn fits(what: &'static str, dim: i64, v: Option<i128>) -> Result<i64, LayerTooLarge> {
+    v.filter(|&x| x <= i128::from(MAX_LAYER_COUNT))
+        .and_then(|x| i64::try_from(x).ok())
+        .ok_or(LayerTooLarge {
+            what,
+            dim: dim as u32,
+        })
+}
+
+/// The counts of a convolution in closed form (the same numbers as the artifact's loop over
+/// every tile, [`conv_counts_loop`] in the tests, at a cost independent of the layer's size).
+fn conv_counts(g: &Geometry, shape: &LayerShape) -> Result<RawCounts, LayerTooLarge> {
+    let LayerShape::Conv {
+        in_dim,
+        in_channels,
+        out_channels,
+        out_dim,
+        kernel,
+        stride,
+        padding,
+        pool_size,
+        pool_stride,
+        pool_padding,
+        pool_out_dim,
+    } = *shape
+    else {
+        unreachable!("conv_counts takes a conv")
+    };
+    let dim = g.dim;
+    let d = i128::from(dim);
+    let w = |x: u32| i128::from(x);
+    let (in_dim, ich, och, out_dim, k, stride, padding) = (
+        w(in_dim),
+        w(in_channels),
+        w(out_channels),
+        w(out_dim),
+        w(kernel),
+        w(stride),
+        w(padding),
+    );
+    let (pool_size, pool_stride, pool_padding, pod) = (
+        w(pool_size),
+        w(pool_stride),
+        w(pool_padding),
+        w(pool_out_dim),
+    );
+    let t = g.conv_tiling(
+        [
+            1, pod as i64, pod as i64, och as i64, k as i64, k as i64, ich as i64,
+        ],
+        stride as i64,
+        pool_size as i64,
+        pool_stride as i64,
+        padding as i64,
+    );
+    let [batches, porows, pocols, pochs, krows, kcols, kchs] = t.map(i128::from);
+    let porows = porows.min(pod);
+    let cd = ceil_div128;
+    let big = |what| fits(what, dim, None).unwrap_err();
+    let weight_size = prod(&[cd(och, d), ich, k, k]);
+    let input_size = prod(&[cd(ich, d), in_dim, in_dim]);
+    let output_size = prod(&[cd(och, d), pod, pod]);
+    let macs = prod(&[och, out_dim, out_dim, k, k, ich]).ok_or_else(|| big("MACs"))?;
+    let mut ideal = macs / (d * d);
+    if ich < d {
+        ideal = ideal.checked_mul(d).ok_or_else(|| big("MACs"))? / ich;
+    }
+    let raw_d = prod(&[
+        cd(och, d),
+        4,
+        cd(1, batches),
+        cd(pod, porows),
+        cd(pod, pocols),
+    ]);
+    let inner_a = prod(&[in_dim, in_dim, cd(ich, d)]);
+    let inner_b = prod(&[k, k, ich, cd(pochs, d)]);
+    let outer_a = cd(och, pochs);
+    let rd = |a: i128, b: i128| (a + b / 2) / b;
+    let num_tiles = prod(&[
+        rd(och, pochs),
+        1 / batches,
+        rd(pod, porows),
+        rd(pod, pocols),
+        rd(k, krows),
+        rd(k, kcols),
+        rd(ich, kchs),
+    ])
+    .map(|n| n.max(1));
+    // Loop counts and per-dimension sums of the artifact's six nested tile loops
+    // (poch, porow, pocol, krow, kcol, kch).
+    let (n_porow, n_pocol) = (tile_count(pod, porows), tile_count(pod, pocols));
+    let (n_krow, n_kcol, n_poch) = (
+        tile_count(k, krows),
+        tile_count(k, kcols),
+        tile_count(och, pochs),
+    );
+    // orow and ocol of a tile depend only on its length.
+    let orow_of = |len: i128| len * pool_stride + pool_size - 1;
+    let sum_orow = tile_sum(pod, porows, orow_of);
+    let sum_ocol_units = tile_sum(pod, pocols, |len| {
+        let ocol = orow_of(len);
+        cd(ocol, ocol.min(d))
+    });
+    let sum_poch_units = tile_sum(och, pochs, |len| cd(len * 4, len.min(d)));
+    let sum_kch_units = tile_sum(ich, kchs, |len| cd(len, len.min(d)));
+    // Sum over the column tiles of `ocol - plpad - prpad`. On whole tile t (start
+    // `t * pocols`), `plpad = max(0, pp - a t)` and `prpad = max(0, a t + b)` with
+    // `a = pocols * pool_stride`: both are arithmetic series over the tiles where they are
+    // positive; the remainder tile is evaluated directly.
+    let sum_ocol_inner = (|| {
+        let mut total = tile_sum(pod, pocols, orow_of)?;
+        let full = pod / pocols;
+        let a = pocols * pool_stride;
+        let pp = pool_padding;
+        // Whole tiles with plpad > 0: t < pp / a.
+        let m = full.min(cd(pp, a));
+        if m > 0 {
+            total -= m.checked_mul(pp)? - a.checked_mul(m.checked_mul(m - 1)? / 2)?;
+        }
+        let b = orow_of(pocols) - pp - out_dim;
+        // Whole tiles with prpad > 0: t >= t0.
+        let t0 = if b > 0 { 0 } else { (-b) / a + 1 };
+        if t0 < full {
+            let n = full - t0;
+            let t_sum = (t0 + full - 1).checked_mul(n)? / 2;
+            total -= a.checked_mul(t_sum)?.checked_add(b.checked_mul(n)?)?;
+        }
+        let rem = pod % pocols;
+        if rem > 0 {
+            let pos = full * pocols * pool_stride - pp;
+            let ocol = orow_of(rem);
+            total -= (-pos).max(0) + (pos + ocol - out_dim).max(0);
+        }
+        Some(total)
+    })();
+    // irow = orow * stride + krow_start - padding, summed over (porow, krow) tiles.
+    let sum_irow = (|| {
+        let a = prod(&[n_krow, stride, sum_orow?])?;
+        let b = n_porow.checked_mul(starts_sum(n_krow, krows)? - n_krow * padding)?;
+        a.checked_add(b)
+    })();
+    // icol = (ocol - plpad - prpad) * stride + kcol_len - 1, summed over (pocol, kcol) tiles.
+    let sum_icol = (|| {
+        let a = prod(&[n_kcol, stride, sum_ocol_inner?])?;
+        let b = n_pocol.checked_mul(tile_sum(k, kcols, |len| len - 1)?)?;
+        a.checked_add(b)
+    })();
+    let a_load = (|| prod(&[n_poch, sum_kch_units?, sum_irow?, sum_icol?]))();
+    let b_load = (|| prod(&[n_porow, n_pocol, sum_kch_units?, och, k, k]))();
+    let d_load = (|| prod(&[sum_orow?, sum_ocol_units?, sum_poch_units?]))();
+    let outer_a = fits("output-channel tiles", dim, Some(outer_a))?;
+    let inner_a = fits("input rows", dim, inner_a)?;
+    fits(
+        "input rows",
+        dim,
+        i128::from(outer_a).checked_mul(i128::from(inner_a)),
+    )?;
+    Ok(RawCounts {
+        a_load: fits("loaded input rows", dim, a_load)?,
+        b_load: fits("loaded weight rows", dim, b_load)?,
+        d_load: fits("loaded bias rows", dim, d_load)?,
+        raw_d: fits("bias rows", dim, raw_d)?,
+        a_size: fits("input rows", dim, input_size)?,
+        b_size: fits("weight rows", dim, weight_size)?,
+        c_size: fits("output rows", dim, output_size)?,
+        inner_a,
+        inner_b: fits("weight rows", dim, inner_b)?,
+        outer_a,
+        outer_b: 1,
+        num_tiles: fits("scratchpad tiles", dim, num_tiles)?,
+        ideal: fits("compute cycles", dim, Some(ideal))?,
+    })
+}
+
+/// The tiling of a matmul (the double-buffered `tiled_matmul` tile in DIM blocks).
+fn matmul_tiling(g: &Geometry, di: i64, dj: i64, dk: i64) -> (i64, i64, i64, i64) {
+    let dim = g.dim;
+    let db_mats_in_acc = g.max_acc_rows / dim;
+    let db_max_tile_ij = (db_mats_in_acc as f64).sqrt() as i64;
+    let db_max_tile_k = (g.max_spad_rows / dim) / db_max_tile_ij.max(1);
+    let pad = |x: i64| ceil_div(x, dim) * dim;
+    let (ip, jp, kp) = (pad(di), pad(dj), pad(dk));
+    let mut ti = (ip / dim).min(db_max_tile_ij).max(1);
+    let mut tj = (jp / dim).min(db_max_tile_ij).max(1);
+    let mut tk = (kp / dim).min(db_max_tile_k).max(1);
+    let tile_i_in = ti;
+    let spad = |a: i64, b: i64, c: i64| (a * c + c * b) * dim;
+    let acc = |a: i64, b: i64| a * b * dim;
+    loop {
+        let mut inc = false;
+        if spad(ti, tj + 1, tk) <= g.max_spad_rows
+            && acc(ti, tj + 1) <= g.max_acc_rows
+            && (tj + 1) * dim <= jp
+        {
+            tj += 1;
+            inc = true;
+        }
+        if spad(ti + 1, tj, tk) <= g.max_spad_rows
+            && acc(ti + 1, tj) <= g.max_acc_rows
+            && (ti + 1) * dim <= ip
+        {
+            ti += 1;
+            inc = true;
+        }
+        if spad(ti, tj, tk + 1) <= g.max_spad_rows && (tk + 1) * dim <= kp {
+            tk += 1;
+            inc = true;
+        }
+        if !inc {
+            break;
+        }
+    }
+    (ti, tj, tk, tile_i_in)
+}
+
+/// The counts of a matmul in closed form (the same numbers as the artifact's loop over every
+/// tile, [`matmul_counts_loop`] in the tests, at a cost independent of the layer's size).
+fn matmul_counts(g: &Geometry, shape: &LayerShape) -> Result<RawCounts, LayerTooLarge> {
+    let LayerShape::Matmul { i, j, k } = *shape else {
+        unreachable!("matmul_counts takes a matmul")
+    };
+    let dim = g.dim;
+    let (di, dj, dk) = (i64::from(i), i64::from(j), i64::from(k));
+    let (ti, tj, tk, tile_i_in) = matmul_tiling(g, di, dj, dk);
+    let d = i128::from(dim);
+    let (di, dj, dk) = (i128::from(di), i128::from(dj), i128::from(dk));
+    let (ti, tj, tk, tile_i_in) = (
+        i128::from(ti),
+        i128::from(tj),
+        i128::from(tk),
+        i128::from(tile_i_in),
+    );
+    let cd = ceil_div128;
+    let pad = |x: i128| cd(x, d) * d;
+    let (ip, jp, kp) = (pad(di), pad(dj), pad(dk));
+    let i0 = cd(ip, ti * d);
+    let j0 = cd(jp, tj * d);
+    let k0 = cd(kp, tk * d);
+    let a_size = di * cd(dk, d);
+    let b_size = dk * cd(dj, d);
+    let c_size = di * cd(dj, d);
+    let fc = di <= d || dj <= d;
+    let (nx, ny) = (tile_count(di, ti * d), tile_count(dj, tj * d));
+    let units = |len: i128| cd(len, len.min(d));
+    let (a_load, b_load, d_load, ideal) = if fc {
+        (
+            Some(a_size),
+            Some(b_size),
+            Some(c_size * 4),
+            Some(a_size + b_size + c_size * 4),
+        )
+    } else {
+        (
+            (|| prod(&[ny, tile_sum(dk, tk * d, units)?, di]))(),
+            (|| prod(&[nx, tile_sum(dj, tj * d, units)?, dk]))(),
+            (|| {
+                prod(&[
+                    tile_sum(dj, tj * d, |jj| cd(jj * 4, jj.min(d)))?,
+                    tile_sum(di, ti * d, units)?,
+                ])
+            })(),
+            prod(&[di, dj, dk]).map(|m| m / (d * d)),
+        )
+    };
+    Ok(RawCounts {
+        a_load: fits("loaded input rows", dim, a_load)?,
+        b_load: fits("loaded weight rows", dim, b_load)?,
+        d_load: fits("loaded bias rows", dim, d_load)?,
+        raw_d: fits(
+            "bias rows",
+            dim,
+            Some(cd(dj, d) * 4 * cd(di, tile_i_in * d)),
+        )?,
+        a_size: fits("input rows", dim, Some(a_size))?,
+        b_size: fits("weight rows", dim, Some(b_size))?,
+        c_size: fits("output rows", dim, Some(c_size))?,
+        inner_a: fits("input rows", dim, Some(tile_i_in * d * cd(dk, d)))?,
+        inner_b: fits("weight rows", dim, Some(cd(dj, d) * dk))?,
+        outer_a: 1,
+        outer_b: fits("row tiles", dim, Some(cd(di, tile_i_in * d)))?,
+        num_tiles: fits("scratchpad tiles", dim, Some((i0 * j0 * k0).max(1)))?,
+        ideal: fits("compute cycles", dim, ideal)?,
+    })
+}
+
+/// The counts of one layer (closed forms; see [`conv_counts`] and [`matmul_counts`]).
+fn layer_counts(g: &Geometry, shape: &LayerShape) -> Result<RawCounts, LayerTooLarge> {
+    match shape {
+        LayerShape::Conv { .. } => conv_counts(g, shape),
+        LayerShape::Matmul { .. } => matmul_counts(g, shape),
+    }
+}
+
+/// Check that the predictor can cost `layer` on `hw` without overflow (every count at most
+/// [`MAX_LAYER_COUNT`]). The experiment loaders run it on every layer, so [`network_costs`]
+/// never meets a layer it cannot cost.
+pub fn check_layer(hw: &Hardware, layer: &Layer) -> Result<(), LayerTooLarge> {
+    let g = Geometry::new(hw);
+    let c = layer_counts(&g, &layer.shape)?;
+    // The cache model adds these to the DRAM rows.
+    let dim = g.dim;
+    fits(
+        "re-streamed input rows",
+        dim,
+        i128::from(c.outer_a).checked_mul(i128::from(c.inner_a)),
+    )?;
+    fits(
+        "re-streamed weight rows",
+        dim,
+        i128::from(c.outer_b).checked_mul(i128::from(c.inner_b)),
+    )?;
+    Ok(())
+}
+
+/// The artifact's loop over every tile of a convolution, kept as the reference that
+/// [`conv_counts`] is tested against (its cost grows with the layer's size).
+#[cfg(test)]
+fn conv_counts_loop(g: &Geometry, shape: &LayerShape) -> RawCounts {
     let LayerShape::Conv {
         in_dim,
         in_channels,
@@ -480,7 +852,10 @@ fn conv_counts(g: &Geometry, shape: &LayerShape) -> RawCounts {
     }
 }
 
-fn matmul_counts(g: &Geometry, shape: &LayerShape) -> RawCounts {
+/// The artifact's loop over every tile of a matmul, kept as the reference that
+/// [`matmul_counts`] is tested against.
+#[cfg(test)]
+fn matmul_counts_loop(g: &Geometry, shape: &LayerShape) -> RawCounts {
     let LayerShape::Matmul { i, j, k } = *shape else {
         unreachable!("matmul_counts takes a matmul")
     };
@@ -587,10 +962,8 @@ pub fn network_costs(hw: &Hardware, layers: &[Layer]) -> Vec<LayerCost> {
     let mut added_a = 0i64;
     let mut out = Vec::with_capacity(layers.len());
     for (n, layer) in layers.iter().enumerate() {
-        let c = match layer.shape {
-            LayerShape::Conv { .. } => conv_counts(&g, &layer.shape),
-            LayerShape::Matmul { .. } => matmul_counts(&g, &layer.shape),
-        };
+        let c = layer_counts(&g, &layer.shape)
+            .expect("the experiment loaders check every layer (runtime::check_layer)");
         let first = n == 0;
         let mut from_dram = c.raw_d + c.b_size + c.c_size;
         if from_dram * 2 + c.a_size > cache || first || prev_c != Some(c.a_size) {
@@ -924,6 +1297,125 @@ mod tests {
 
     fn hw() -> Hardware {
         Experiment::artifact().hardware
+    }
+
+    /// The closed forms give exactly the artifact's per-tile loops on thousands of shapes,
+    /// including remainder tiles, pooling with padding and strides, and FC matmuls.
+    #[test]
+    fn closed_form_counts_equal_the_tile_loops() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
+        let art = hw();
+        let mut small = art.clone();
+        (
+            small.dim,
+            small.scratchpad_banks,
+            small.scratchpad_bank_rows,
+        ) = (4, 2, 64);
+        (small.accumulator_rows, small.dma_max_bytes) = (64, 16);
+        let (mut convs, mut matmuls) = (0, 0);
+        for h in [&art, &small] {
+            let g = Geometry::new(h);
+            for _ in 0..1500 {
+                let (i, j, k) = (
+                    rng.gen_range(1..300),
+                    rng.gen_range(1..300),
+                    rng.gen_range(1..300),
+                );
+                let m = LayerShape::Matmul { i, j, k };
+                assert_eq!(
+                    matmul_counts(&g, &m).unwrap(),
+                    matmul_counts_loop(&g, &m),
+                    "{m:?}"
+                );
+                matmuls += 1;
+                let kernel = rng.gen_range(1..=7u32);
+                let stride = rng.gen_range(1..=4u32);
+                let padding = rng.gen_range(0..=kernel / 2 + 1);
+                let in_dim = rng.gen_range(kernel.saturating_sub(2 * padding).max(1)..=70);
+                let out_dim = (in_dim + 2 * padding - kernel) / stride + 1;
+                let pool_size = rng.gen_range(1..=out_dim.min(5));
+                let pool_stride = rng.gen_range(1..=3u32);
+                let pool_padding = rng.gen_range(0..=pool_size / 2);
+                let c = LayerShape::Conv {
+                    in_dim,
+                    in_channels: rng.gen_range(1..=80),
+                    out_channels: rng.gen_range(1..=80),
+                    out_dim,
+                    kernel,
+                    stride,
+                    padding,
+                    pool_size,
+                    pool_stride,
+                    pool_padding,
+                    pool_out_dim: (out_dim + 2 * pool_padding - pool_size) / pool_stride + 1,
+                };
+                assert_eq!(
+                    conv_counts(&g, &c).unwrap(),
+                    conv_counts_loop(&g, &c),
+                    "{c:?}"
+                );
+                convs += 1;
+            }
+            // Every layer of the artifact's seven networks too.
+            for net in &Experiment::artifact().networks {
+                for l in &net.layers {
+                    let (a, b) = match l.shape {
+                        LayerShape::Conv { .. } => {
+                            (conv_counts(&g, &l.shape), conv_counts_loop(&g, &l.shape))
+                        }
+                        LayerShape::Matmul { .. } => (
+                            matmul_counts(&g, &l.shape),
+                            matmul_counts_loop(&g, &l.shape),
+                        ),
+                    };
+                    assert_eq!(a.unwrap(), b, "{:?}", l.shape);
+                }
+            }
+        }
+        assert_eq!((convs, matmuls), (3000, 3000));
+    }
+
+    /// Huge layers cost in constant time: the largest shapes the CSV accepts are either costed
+    /// at once or refused with a typed error, never looped over tile by tile or overflowed.
+    #[test]
+    fn huge_layers_are_costed_at_once_or_refused() {
+        let h = hw();
+        let max = crate::workload::MAX_LAYER_DIM;
+        let layer = |shape| Layer { index: 0, shape };
+        let e = check_layer(
+            &h,
+            &layer(LayerShape::Matmul {
+                i: max,
+                j: max,
+                k: max,
+            }),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("2^48"), "{e}");
+        // 2^20 x 2^20 x 2^10: 2^50 MACs, 2^42 cycles on a DIM-16 tile, about 2^30 tiles.
+        let big = layer(LayerShape::Matmul {
+            i: max,
+            j: max,
+            k: 1024,
+        });
+        check_layer(&h, &big).unwrap();
+        let c = layer_cost(&h, &big);
+        assert_eq!(c.compute_cycles, 1 << 42);
+        let conv = LayerShape::Conv {
+            in_dim: max,
+            in_channels: max,
+            out_channels: max,
+            out_dim: max,
+            kernel: 1,
+            stride: 1,
+            padding: 0,
+            pool_size: 1,
+            pool_stride: 1,
+            pool_padding: 0,
+            pool_out_dim: max,
+        };
+        assert!(check_layer(&h, &layer(conv)).is_err());
     }
 
     #[test]

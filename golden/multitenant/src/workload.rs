@@ -37,7 +37,7 @@ pub const EMBEDDED_EXPERIMENT_TOML: &str = include_str!("../../../data/moca-arti
 #[derive(Debug, Error)]
 pub enum WorkloadError {
     /// The file could not be read.
-    #[error("{file}: cannot read: {source}")]
+    #[error("{file}: cannot read")]
     Io {
         /// Path of the file.
         file: String,
@@ -127,7 +127,7 @@ pub enum LayerShape {
 }
 
 impl LayerShape {
-    /// Multiply-accumulate operations of the layer.
+    /// Multiply-accumulate operations of the layer (saturating at `u64::MAX`).
     pub fn macs(&self) -> u64 {
         match *self {
             LayerShape::Conv {
@@ -136,13 +136,14 @@ impl LayerShape {
                 out_dim,
                 kernel,
                 ..
-            } => {
-                u64::from(out_dim).pow(2)
-                    * u64::from(out_channels)
-                    * u64::from(in_channels)
-                    * u64::from(kernel).pow(2)
-            }
-            LayerShape::Matmul { i, j, k } => u64::from(i) * u64::from(j) * u64::from(k),
+            } => u64::from(out_dim)
+                .pow(2)
+                .saturating_mul(u64::from(out_channels))
+                .saturating_mul(u64::from(in_channels))
+                .saturating_mul(u64::from(kernel).pow(2)),
+            LayerShape::Matmul { i, j, k } => u64::from(i)
+                .saturating_mul(u64::from(j))
+                .saturating_mul(u64::from(k)),
         }
     }
 }
@@ -186,53 +187,103 @@ const LAYER_COLUMNS: [&str; 16] = [
 
 /// Largest accepted spatial/channel dimension in a layer CSV.
 pub const MAX_LAYER_DIM: u32 = 1 << 20;
+/// Largest cycle count accepted in an experiment TOML (`scheduler.*_cycles`,
+/// `dispatch_jitter_step`): 2^36, about 69 s at 1 GHz. With at most 10^6 tasks and scales of
+/// at most 100 the arrival clock stays below 2^63.
+pub const MAX_CYCLES: u64 = 1 << 36;
+/// Most layers of one network in a layer CSV.
+pub const MAX_LAYERS: usize = 100_000;
 
+/// A CSV file read with the `csv` crate: a header with exactly the expected columns (no missing,
+/// extra or duplicated column; a UTF-8 byte-order mark, quotes, spaces around fields and `#`
+/// comment lines are accepted), then records that deserialize into a serde record type.
 struct CsvTable<'a> {
     file: &'a str,
-    columns: BTreeMap<String, usize>,
-    rows: Vec<(usize, Vec<&'a str>)>,
+    headers: csv::StringRecord,
+    rows: Vec<(usize, csv::StringRecord)>,
 }
 
 impl<'a> CsvTable<'a> {
     fn parse(file: &'a str, text: &'a str, required: &[&str]) -> Result<Self, WorkloadError> {
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-        let Some((_, header)) = lines.next() else {
-            return Err(WorkloadError::MissingColumn {
-                file: file.to_string(),
-                column: required[0].to_string(),
-                expected: required.join(","),
-            });
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut rd = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .comment(Some(b'#'))
+            .from_reader(text.as_bytes());
+        let missing = |column: &str| WorkloadError::MissingColumn {
+            file: file.to_string(),
+            column: column.to_string(),
+            expected: required.join(","),
         };
-        let columns: BTreeMap<String, usize> = header
-            .split(',')
-            .enumerate()
-            .map(|(i, c)| (c.trim().to_string(), i))
-            .collect();
-        for c in required {
-            if !columns.contains_key(*c) {
-                return Err(WorkloadError::MissingColumn {
-                    file: file.to_string(),
-                    column: c.to_string(),
-                    expected: required.join(","),
-                });
+        let bad_header = |message: String| WorkloadError::Field {
+            file: file.to_string(),
+            line: 1,
+            field: "header".into(),
+            message,
+        };
+        let headers = rd.headers().map_err(|e| bad_header(e.to_string()))?.clone();
+        if headers.is_empty() || headers.iter().all(str::is_empty) {
+            return Err(missing(required[0]));
+        }
+        for (i, h) in headers.iter().enumerate() {
+            if !required.contains(&h) {
+                return Err(bad_header(format!(
+                    "unknown column `{h}` (expected exactly {})",
+                    required.join(",")
+                )));
+            }
+            if headers.iter().take(i).any(|x| x == h) {
+                return Err(bad_header(format!("column `{h}` appears twice")));
             }
         }
-        let rows = lines
-            .map(|(n, l)| (n + 1, l.split(',').map(str::trim).collect()))
-            .collect();
+        if let Some(c) = required.iter().find(|c| !headers.iter().any(|h| h == **c)) {
+            return Err(missing(c));
+        }
+        let mut rows = Vec::new();
+        for rec in rd.records() {
+            let rec = rec.map_err(|e| {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                let message = match e.kind() {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => format!("{len} fields, the header has {expected_len}"),
+                    _ => e.to_string(),
+                };
+                WorkloadError::Field {
+                    file: file.to_string(),
+                    line,
+                    field: "record".into(),
+                    message,
+                }
+            })?;
+            let line = rec.position().map_or(0, |p| p.line() as usize);
+            rows.push((line, rec));
+        }
         Ok(CsvTable {
             file,
-            columns,
+            headers,
             rows,
         })
     }
 
-    fn raw<'r>(&self, row: &'r [&'a str], col: &str) -> &'a str {
-        let i = self.columns[col];
-        row.get(i).copied().unwrap_or("")
+    /// Deserialize one record into its serde record type; a field that does not parse is named
+    /// with its column, its value and what is allowed.
+    fn record<T: serde::de::DeserializeOwned>(
+        &self,
+        line: usize,
+        rec: &csv::StringRecord,
+    ) -> Result<T, WorkloadError> {
+        rec.deserialize(Some(&self.headers)).map_err(|e| {
+            if let csv::ErrorKind::Deserialize { err, .. } = e.kind()
+                && let Some(i) = err.field()
+            {
+                let i = i as usize;
+                let col = self.headers.get(i).unwrap_or("?");
+                let v = rec.get(i).unwrap_or("");
+                return self.err(line, col, format!("`{v}` is not a non-negative integer"));
+            }
+            self.err(line, "record", e.to_string())
+        })
     }
 
     fn err(&self, line: usize, field: &str, message: String) -> WorkloadError {
@@ -244,30 +295,15 @@ impl<'a> CsvTable<'a> {
         }
     }
 
-    fn opt_u64(
-        &self,
-        line: usize,
-        row: &[&'a str],
-        col: &str,
-    ) -> Result<Option<u64>, WorkloadError> {
-        let s = self.raw(row, col);
-        if s.is_empty() {
-            return Ok(None);
-        }
-        s.parse::<u64>()
-            .map(Some)
-            .map_err(|_| self.err(line, col, format!("`{s}` is not a non-negative integer")))
-    }
-
     fn dim(
         &self,
         line: usize,
-        row: &[&'a str],
+        value: Option<u64>,
         col: &str,
         min: u32,
         default: Option<u32>,
     ) -> Result<u32, WorkloadError> {
-        match self.opt_u64(line, row, col)? {
+        match value {
             None => default.ok_or_else(|| {
                 self.err(
                     line,
@@ -285,32 +321,76 @@ impl<'a> CsvTable<'a> {
     }
 }
 
+/// One row of a layer CSV (serde record; empty fields are `None`).
+#[derive(Deserialize)]
+struct LayerRow {
+    network: String,
+    layer: Option<u64>,
+    op: String,
+    in_dim: Option<u64>,
+    in_channels: Option<u64>,
+    out_channels: Option<u64>,
+    out_dim: Option<u64>,
+    kernel: Option<u64>,
+    stride: Option<u64>,
+    padding: Option<u64>,
+    #[serde(rename = "I")]
+    i: Option<u64>,
+    #[serde(rename = "J")]
+    j: Option<u64>,
+    #[serde(rename = "K")]
+    k: Option<u64>,
+    pool_size: Option<u64>,
+    pool_stride: Option<u64>,
+    out_dim_pooled: Option<u64>,
+}
+
+/// One row of the artifact predictions CSV (serde record).
+#[derive(Deserialize)]
+struct PredictionRow {
+    network: String,
+    layer: Option<u64>,
+    predicted_cycles: Option<u64>,
+    from_dram_rows: Option<u64>,
+    total_loads_rows: Option<u64>,
+}
+
 /// Parse a layer CSV. `file` names the source in error messages.
 pub fn parse_layers_csv(file: &str, text: &str) -> Result<Vec<Network>, WorkloadError> {
     let t = CsvTable::parse(file, text, &LAYER_COLUMNS)?;
     let mut nets: Vec<Network> = Vec::new();
-    for (line, row) in &t.rows {
+    for (line, rec) in &t.rows {
         let line = *line;
-        let name = t.raw(row, "network");
+        let row: LayerRow = t.record(line, rec)?;
+        let name = row.network.as_str();
         if name.is_empty() {
             return Err(t.err(line, "network", "required, a network name".into()));
         }
-        let index = t
-            .opt_u64(line, row, "layer")?
-            .ok_or_else(|| t.err(line, "layer", "required, the 0-based layer index".into()))?
-            as usize;
-        let op = t.raw(row, "op");
+        let index = row
+            .layer
+            .ok_or_else(|| t.err(line, "layer", "required, the 0-based layer index".into()))?;
+        let index = usize::try_from(index)
+            .ok()
+            .filter(|&i| i < MAX_LAYERS)
+            .ok_or_else(|| {
+                t.err(
+                    line,
+                    "layer",
+                    format!("{index} is out of range 0..{MAX_LAYERS}"),
+                )
+            })?;
+        let op = row.op.as_str();
         let shape = match op {
             "conv" => {
-                let in_dim = t.dim(line, row, "in_dim", 1, None)?;
-                let in_channels = t.dim(line, row, "in_channels", 1, None)?;
-                let out_channels = t.dim(line, row, "out_channels", 1, None)?;
-                let out_dim = t.dim(line, row, "out_dim", 1, None)?;
-                let kernel = t.dim(line, row, "kernel", 1, None)?;
-                let stride = t.dim(line, row, "stride", 1, None)?;
-                let padding = t.dim(line, row, "padding", 0, Some(0))?;
-                let pool_size = t.dim(line, row, "pool_size", 1, Some(1))?;
-                let pool_stride = t.dim(line, row, "pool_stride", 1, Some(1))?;
+                let in_dim = t.dim(line, row.in_dim, "in_dim", 1, None)?;
+                let in_channels = t.dim(line, row.in_channels, "in_channels", 1, None)?;
+                let out_channels = t.dim(line, row.out_channels, "out_channels", 1, None)?;
+                let out_dim = t.dim(line, row.out_dim, "out_dim", 1, None)?;
+                let kernel = t.dim(line, row.kernel, "kernel", 1, None)?;
+                let stride = t.dim(line, row.stride, "stride", 1, None)?;
+                let padding = t.dim(line, row.padding, "padding", 0, Some(0))?;
+                let pool_size = t.dim(line, row.pool_size, "pool_size", 1, Some(1))?;
+                let pool_stride = t.dim(line, row.pool_stride, "pool_stride", 1, Some(1))?;
                 let expected_out = (in_dim + 2 * padding)
                     .checked_sub(kernel)
                     .map(|d| d / stride + 1);
@@ -332,7 +412,13 @@ pub fn parse_layers_csv(file: &str, text: &str) -> Result<Vec<Network>, Workload
                     ));
                 }
                 let pooled = |pad: u32| (out_dim + 2 * pad - pool_size) / pool_stride + 1;
-                let pool_out_dim = t.dim(line, row, "out_dim_pooled", 1, Some(pooled(0)))?;
+                let pool_out_dim = t.dim(
+                    line,
+                    row.out_dim_pooled,
+                    "out_dim_pooled",
+                    1,
+                    Some(pooled(0)),
+                )?;
                 let pool_padding = (0..=pool_size / 2)
                     .find(|&p| pooled(p) == pool_out_dim)
                     .ok_or_else(|| {
@@ -361,9 +447,9 @@ pub fn parse_layers_csv(file: &str, text: &str) -> Result<Vec<Network>, Workload
                 }
             }
             "matmul" => LayerShape::Matmul {
-                i: t.dim(line, row, "I", 1, None)?,
-                j: t.dim(line, row, "J", 1, None)?,
-                k: t.dim(line, row, "K", 1, None)?,
+                i: t.dim(line, row.i, "I", 1, None)?,
+                j: t.dim(line, row.j, "J", 1, None)?,
+                k: t.dim(line, row.k, "K", 1, None)?,
             },
             other => {
                 return Err(t.err(
@@ -428,17 +514,17 @@ pub fn parse_predictions_csv(
     ];
     let t = CsvTable::parse(file, text, &cols)?;
     let mut out = Vec::with_capacity(t.rows.len());
-    for (line, row) in &t.rows {
-        let need = |c: &str| {
-            t.opt_u64(*line, row, c)?
-                .ok_or_else(|| t.err(*line, c, "required, a non-negative integer".into()))
+    for (line, rec) in &t.rows {
+        let row: PredictionRow = t.record(*line, rec)?;
+        let need = |v: Option<u64>, c: &str| {
+            v.ok_or_else(|| t.err(*line, c, "required, a non-negative integer".into()))
         };
         out.push(ArtifactPrediction {
-            network: t.raw(row, "network").to_string(),
-            layer: need("layer")? as usize,
-            predicted_cycles: need("predicted_cycles")?,
-            from_dram_rows: t.opt_u64(*line, row, "from_dram_rows")?,
-            total_loads_rows: t.opt_u64(*line, row, "total_loads_rows")?,
+            network: row.network,
+            layer: usize::try_from(need(row.layer, "layer")?).unwrap_or(usize::MAX),
+            predicted_cycles: need(row.predicted_cycles, "predicted_cycles")?,
+            from_dram_rows: row.from_dram_rows,
+            total_loads_rows: row.total_loads_rows,
         });
     }
     Ok(out)
@@ -703,6 +789,16 @@ impl Experiment {
     /// Replace or add networks from a user layer CSV (same format as `layers.csv`).
     pub fn with_layers(mut self, file: &str, text: &str) -> Result<Self, WorkloadError> {
         for n in parse_layers_csv(file, text)? {
+            for l in &n.layers {
+                crate::runtime::check_layer(&self.hardware, l).map_err(|e| {
+                    WorkloadError::Field {
+                        file: file.to_string(),
+                        line: 0,
+                        field: "layer".into(),
+                        message: format!("`{}` layer {}: {e}", n.name, l.index),
+                    }
+                })?;
+            }
             if let Some(slot) = self.networks.iter_mut().find(|m| m.name == n.name) {
                 *slot = n;
             } else {
@@ -730,6 +826,17 @@ impl Experiment {
         let n = raw.networks.len();
         if n == 0 {
             return Err(inv("networks", "must name at least one network".into()));
+        }
+        if let Some((i, name)) = raw
+            .networks
+            .iter()
+            .enumerate()
+            .find(|(i, x)| raw.networks[..*i].contains(x))
+        {
+            return Err(inv(
+                "networks",
+                format!("`{name}` is listed twice (entry {i}); network names must be unique"),
+            ));
         }
         let mut networks = Vec::with_capacity(n);
         for name in &raw.networks {
@@ -835,6 +942,18 @@ impl Experiment {
         range("scheduler.tasks", s.tasks.into(), 1, 1_000_000)?;
         range("scheduler.queue_depth", s.queue_depth.into(), 1, 1_000_000)?;
         range(
+            "scheduler.lookahead_iterations",
+            s.lookahead_iterations.into(),
+            0,
+            1_000_000,
+        )?;
+        range(
+            "scheduler.dispatch_jitter_step",
+            s.dispatch_jitter_step,
+            0,
+            MAX_CYCLES,
+        )?;
+        range(
             "scheduler.dispatch_streams",
             s.dispatch_streams.into(),
             1,
@@ -853,9 +972,22 @@ impl Experiment {
                     format!("has {} entries, `networks` has {n}", v.len()),
                 ));
             }
-            if let Some(i) = v.iter().position(|&c| c == 0) {
-                return Err(inv(field, format!("entry {i} is 0; must be >= 1 cycle")));
+            if let Some((i, c)) = v
+                .iter()
+                .enumerate()
+                .find(|(_, c)| !(1..=MAX_CYCLES).contains(*c))
+            {
+                return Err(inv(
+                    field,
+                    format!("entry {i} = {c} is out of range 1..={MAX_CYCLES}"),
+                ));
             }
+        }
+        if s.target_scale.is_empty() {
+            return Err(inv(
+                "scheduler.target_scale",
+                "needs at least one QoS level (e.g. `{ M = 1.0 }`)".into(),
+            ));
         }
         for (field, m) in [
             ("scheduler.cap_scale", &s.cap_scale),
@@ -870,8 +1002,11 @@ impl Experiment {
                 }
             }
         }
-        if !(s.estimate_scale.is_finite() && s.estimate_scale > 0.0) {
-            return Err(inv("scheduler.estimate_scale", "must be > 0".into()));
+        if !(s.estimate_scale.is_finite() && s.estimate_scale > 0.0 && s.estimate_scale <= 100.0) {
+            return Err(inv(
+                "scheduler.estimate_scale",
+                format!("{} is out of range (0, 100]", s.estimate_scale),
+            ));
         }
         if raw.mix.is_empty() {
             return Err(inv("mix", "needs at least one workload set".into()));
@@ -985,6 +1120,13 @@ impl Experiment {
         ] {
             if !(v.is_finite() && v >= lo && v <= hi) {
                 return Err(inv(field, format!("{v} is out of range {lo}..={hi}")));
+            }
+        }
+        for net in &networks {
+            for l in &net.layers {
+                crate::runtime::check_layer(&raw.hardware, l).map_err(|e| {
+                    inv("networks", format!("`{}` layer {}: {e}", net.name, l.index))
+                })?;
             }
         }
         Ok(Experiment {

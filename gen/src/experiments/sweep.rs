@@ -1,0 +1,220 @@
+//! `moca sweep`: every policy x workload set x QoS level over several seeds.
+
+use super::*;
+
+/// Arguments of `moca sweep`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(
+    about = "Run every policy x workload set x QoS level x seed and write CSV, Markdown and SVG",
+    long_about = "Run the paper's experiment matrix: every policy x workload set x QoS level, \
+for K seeds each, in parallel. Writes into DIR:\n  runs.csv        one row per run\n  summary.md      \
+means with standard deviation, and averages normalised to static\n  sla.svg, stp.svg, fairness.svg  \
+bar charts per set/QoS normalised to static\n  bandwidth.svg, bandwidth.csv  per-tenant DRAM \
+bandwidth over time of one MoCA run (set C, QoS M, first seed)\n\nExample:\n  moca sweep --seeds 5 \
+--out results/"
+)]
+pub struct SweepArgs {
+    /// Seeds per (policy, set, QoS) cell.
+    #[arg(long, default_value_t = 5)]
+    pub seeds: u64,
+    /// First seed (seeds are first..first+K).
+    #[arg(long, default_value_t = 1)]
+    pub first_seed: u64,
+    /// Tasks per run (default: the TOML's `scheduler.tasks`, 250).
+    #[arg(long)]
+    pub tasks: Option<usize>,
+    /// Output directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Where the experiment comes from.
+    #[command(flatten)]
+    pub source: ExperimentSource,
+}
+
+/// Summary of a sweep (returned for tests and printed).
+#[derive(Debug, Clone)]
+pub struct SweepSummary {
+    /// Per policy: (mean SLA, mean STP / static, mean fairness / static) over sets and QoS.
+    pub averages: Vec<(Policy, f64, f64, f64)>,
+    /// Runs executed.
+    pub runs: usize,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Average over cells of each policy: (SLA, STP/static, fairness/static).
+pub fn policy_averages(cells: &[Cell]) -> Vec<(Policy, f64, f64, f64)> {
+    Policy::ALL
+        .iter()
+        .filter_map(|&p| {
+            let cs: Vec<&Cell> = cells.iter().filter(|c| c.policy == p).collect();
+            if cs.is_empty() {
+                return None;
+            }
+            let n = cs.len() as f64;
+            Some((
+                p,
+                cs.iter().map(|c| c.sla.0).sum::<f64>() / n,
+                cs.iter().map(|c| c.stp_vs_static).sum::<f64>() / n,
+                cs.iter().map(|c| c.fairness_vs_static).sum::<f64>() / n,
+            ))
+        })
+        .collect()
+}
+
+/// Run the sweep and write every output; returns the summary.
+pub fn sweep_to(args: &SweepArgs) -> Result<SweepSummary> {
+    let exp = args.source.load()?;
+    let profiles = Profiles::new(&exp);
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create", args.out.display()))?;
+    let cfgs = experiment::sweep_configs(&exp, args.seeds, args.first_seed, args.tasks);
+    let pb = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(cfgs.len() as u64)
+    };
+    pb.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} runs {elapsed_precise} (eta {eta})")
+            .expect("valid template"),
+    );
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.unwrap_or(0))
+        .build()?;
+    let t0 = Instant::now();
+    let reports: Vec<RunReport> = pool.install(|| {
+        cfgs.par_iter()
+            .map(|c| {
+                let r = experiment::run(&exp, &profiles, c, false);
+                pb.inc(1);
+                r
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    pb.finish_and_clear();
+    let seconds = t0.elapsed().as_secs_f64();
+    let cells = experiment::aggregate(&reports);
+    let averages = policy_averages(&cells);
+    write_runs_csv(&args.out.join("runs.csv"), &reports)?;
+    write_summary(
+        &args.out.join("summary.md"),
+        &cells,
+        &averages,
+        args,
+        seconds,
+        reports.len(),
+    )?;
+    for (file, title, f) in [
+        (
+            "sla.svg",
+            "SLA satisfaction rate (normalised to static)",
+            0usize,
+        ),
+        ("stp.svg", "STP (normalised to static)", 1),
+        ("fairness.svg", "Fairness (normalised to static)", 2),
+    ] {
+        let svg = bar_chart(&cells, title, |c| match f {
+            0 => c.sla_vs_static,
+            1 => c.stp_vs_static,
+            _ => c.fairness_vs_static,
+        });
+        write(&args.out.join(file), &svg)?;
+    }
+    // Bandwidth over time of one MoCA run.
+    let set = if exp.mix.contains_key("C") {
+        "C".to_string()
+    } else {
+        exp.mix.keys().next().cloned().unwrap_or_default()
+    };
+    let qos = if exp.scheduler.target_scale.contains_key("M") {
+        "M".to_string()
+    } else {
+        exp.scheduler
+            .target_scale
+            .keys()
+            .next()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let cfg = RunConfig {
+        policy: Policy::Moca,
+        set,
+        qos,
+        seed: args.first_seed,
+        tasks: args.tasks,
+    };
+    let traced = experiment::run(&exp, &profiles, &cfg, true)?;
+    write_bandwidth(&args.out, &exp, &traced)?;
+    Ok(SweepSummary {
+        averages,
+        runs: reports.len(),
+        seconds,
+    })
+}
+
+/// `moca sweep`.
+pub fn sweep(args: &SweepArgs) -> Result<()> {
+    let s = sweep_to(args)?;
+    println!(
+        "{} runs in {:.2} s -> {}",
+        s.runs,
+        s.seconds,
+        args.out.display()
+    );
+    println!("policy     SLA      STP/static  fairness/static   (mean over sets x QoS)");
+    for (p, sla, stp, fair) in &s.averages {
+        println!(
+            "{:<9} {:>6.1} %  {:>9.3}  {:>9.3}",
+            p.name(),
+            100.0 * sla,
+            stp,
+            fair
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_writes_every_output() {
+        let dir = std::env::temp_dir().join(format!("moca-sweep-test-{}", std::process::id()));
+        let args = SweepArgs {
+            seeds: 1,
+            first_seed: 1,
+            tasks: Some(12),
+            out: dir.clone(),
+            jobs: Some(2),
+            quiet: true,
+            source: ExperimentSource::default(),
+        };
+        let s = sweep_to(&args).unwrap();
+        assert_eq!(s.runs, 4 * 3 * 3);
+        for f in [
+            "runs.csv",
+            "summary.md",
+            "sla.svg",
+            "stp.svg",
+            "fairness.svg",
+            "bandwidth.svg",
+            "bandwidth.csv",
+        ] {
+            let text = std::fs::read_to_string(dir.join(f)).unwrap();
+            assert!(!text.is_empty(), "{f}");
+        }
+        let csv = std::fs::read_to_string(dir.join("runs.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 1 + 36);
+        // Static normalised to itself is 1.
+        let st = s.averages.iter().find(|a| a.0 == Policy::Static).unwrap();
+        assert!((st.2 - 1.0).abs() < 1e-9 && (st.3 - 1.0).abs() < 1e-9);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
