@@ -1360,3 +1360,90 @@ mod tests {
         assert!(sys.demand(&capped) < 0.5 * sys.demand(&free));
     }
 }
+
+/// `cargo test --release -p moca-multitenant throttle_excess_table -- --ignored --nocapture`:
+/// per-layer grant of the golden throttle against `TARGET/WINDOW` for the registers the runtime
+/// picks (docs/CALIBRATION.md, "The throttle as built").
+#[cfg(test)]
+mod throttle_excess {
+    use super::*;
+
+    #[test]
+    #[ignore]
+    fn throttle_excess_table() {
+        let exp = Experiment::artifact();
+        let prof = Profiles::new(&exp);
+        let sys = System::new(&exp, &prof);
+        let mut rows = Vec::new();
+        for (ni, net) in prof.nets.iter().enumerate() {
+            for layer in 0..net.layers() {
+                let pred = net.pred(2, layer);
+                // Contention with one co-runner of the same demand and score: the runtime
+                // throttles this layer to its share.
+                let others = [CoRunner {
+                    demand_percent: pred.demand_percent,
+                    score: 1,
+                }];
+                let state = TaskState {
+                    priority: 4,
+                    remaining_cycles: net.remaining(2, layer),
+                    target_cycles: 4 * net.remaining(2, 0),
+                    elapsed_cycles: 0,
+                };
+                let Ok(d) = runtime::decide(
+                    &exp.hardware,
+                    &exp.runtime,
+                    pred,
+                    net.rgb_first[layer],
+                    &state,
+                    &others,
+                    Partition::Paper,
+                ) else {
+                    continue;
+                };
+                if !d.regs.enabled() {
+                    continue;
+                }
+                let a = Active {
+                    task: 0,
+                    tiles: 2,
+                    group: None,
+                    phase: Phase::Layer,
+                    left: 1.0,
+                    phys: sys.layer_phys(ni, layer, 2, 2),
+                    regs: d.regs,
+                    thr_rate: f64::INFINITY,
+                    rt_demand: 0,
+                    rt_score: 0,
+                    stop_after: false,
+                };
+                let mut g = System::new(&exp, &prof);
+                g.throttle_timing = ThrottleTiming::Golden;
+                let (rate, cycles, _) = g.throttle_layer(&mut MemThrottle::new(), &a).unwrap();
+                let excess = rate / d.regs.rate() - 1.0;
+                rows.push((exp.network_names[ni].clone(), layer, d.regs, cycles, excess));
+            }
+        }
+        rows.sort_by(|a, b| a.4.total_cmp(&b.4));
+        let n = rows.len();
+        println!(
+            "{n} throttled layers; excess min {:.1} % median {:.1} % max {:.1} %",
+            100.0 * rows[0].4,
+            100.0 * rows[n / 2].4,
+            100.0 * rows[n - 1].4
+        );
+        for (i, r) in rows.iter().enumerate() {
+            if i < 3 || i + 6 >= n || i == n / 4 || i == n / 2 || i == 3 * n / 4 {
+                println!(
+                    "| {}[{}] | {}:{} | {} | {:+.1} % |",
+                    r.0,
+                    r.1,
+                    r.2.window,
+                    r.2.target,
+                    r.3,
+                    100.0 * r.4
+                );
+            }
+        }
+    }
+}
