@@ -15,4 +15,5 @@ pub mod runtime;
 pub mod sched;
 pub mod soc_calibration;
 pub mod system;
+pub mod throttle_model;
 pub mod workload;

@@ -269,6 +269,7 @@ pub fn soc_sim_params(soc: &SocParams, programs: &[&Program], base: &SimParams) 
         share_l2_capacity: false,
         // The SoC's BusArbiter is round-robin (its reset policy): max-min fair shares.
         arbitration: Arbitration::MaxMin,
+        throttle_model: base.throttle_model,
     }
 }
 
@@ -552,7 +553,10 @@ fn tenants_with(runs: &SocRuns, sim: &SimParams) -> Result<Vec<TenantResult>, Ca
     let mut exp = Experiment::artifact();
     exp.hardware.tiles = runs.soc.tiles as u32;
     exp.sim = sim.clone();
-    let profiles = Profiles { nets: Vec::new() };
+    let profiles = Profiles {
+        nets: Vec::new(),
+        throttle: Default::default(),
+    };
     let system = System::new(&exp, &profiles);
     let sim_alone = |w: LayerWork| -> Result<f64, CalibrationError> {
         Ok(system.corun(&[CoRunLayer {

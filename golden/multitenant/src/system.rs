@@ -12,8 +12,8 @@
 //! command stream, a fraction `k` (`overlap_serialization`) of the shorter of compute and memory
 //! does not overlap: unconstrained, `S = max(C, M0) + k * min(C, M0)` with
 //! `M0 = max(L / port, D / latency bound)`. A DRAM share `b` and a throttle (`g * TARGET / WINDOW`
-//! beats per cycle) cap the layer's *average* rate, so they bound the time from below:
-//! `S(b) = max(S, D / b, L / throttle)`; granting exactly the demand `D / S` costs nothing, and
+//! beats per cycle as an ideal cap; what the hardware really grants, see below) cap the layer's
+//! *average* rate, so they bound the time from below: `S(b) = max(S, D / b, L / throttle)`; granting exactly the demand `D / S` costs nothing, and
 //! less makes the layer memory-bound with its compute hidden under the longer memory phases (the
 //! cycle-exact SoC behaves this way, `crate::soc_calibration`). The pipeline adds one
 //! scratchpad tile of load and compute that cannot overlap (`(C + M0) / n`) and a fixed per-layer
@@ -31,14 +31,36 @@
 //! 16 B/cycle = 1 row/cycle for all 8 tiles. A request's latency grows with the channel's
 //! utilisation as an M/D/1 queue in front of it (in request service times). When the summed demand fits,
 //! everyone gets its demand; otherwise first-come arbitration shares the peak in proportion to
-//! demand. A throttled tenant's demand is capped by its `TARGET/WINDOW`, so what it gives up goes
-//! to the others.
+//! demand. A throttled tenant's demand is capped by its throttle, so what it gives up goes to the
+//! others.
+//!
+//! # The throttle as built
+//! A throttle is not an exact `TARGET/WINDOW` cap over a layer (the first window after a write
+//! is unregulated and each write restarts the credit in today's design). The simulator grants a
+//! throttled layer what the golden [`golden::throttle::MemThrottle`] grants it
+//! ([`crate::throttle_model`], an exact accelerator of the golden model): at each layer start the
+//! runtime's register writes are applied to the state the tiles' throttle is in (carried from the
+//! previous layer on the same tiles, idle in between), the layer's per-tile beats are granted to
+//! the requests its DMA presents (`MAX_BEATS`-beat requests at the layer's unconstrained memory
+//! rate, its rows in flight as slack), and the layer's throttle rate is its beats over those
+//! cycles; at the layer's end the throttle is left in the state the golden model
+//! reaches after the grant and an idle tail. The state carries per 2-tile group (MoCA, static)
+//! or per task (tasks on a tile pool); a task resumed elsewhere starts from a reset throttle.
+//! It is selected by `[simulator] throttle_model = "golden"`; the default
+//! ([`ThrottleTiming::ExactCap`]) keeps the ideal cap, because the golden throttle costs up to
+//! seconds per run where a layer's throttle state does not become periodic quickly
+//! (docs/CALIBRATION.md, "The throttle as built").
 
 use crate::runtime::{
     self, CoRunner, LayerCost, LayerPrediction, Overlap, Partition, TaskState, ThrottleRegs,
 };
+use crate::throttle_model::{Demand, PACE_ONE, ThrottleModel, ThrottleTiming, write_registers};
 use crate::workload::{Arbitration, Experiment, LayerShape};
+use golden::cfg::ThrottleConfig;
+use golden::spec::MAX_BEATS;
+use golden::throttle::MemThrottle;
 use serde::Serialize;
+use std::collections::HashMap;
 use thiserror::Error;
 
 /// A task: one inference of a network.
@@ -95,6 +117,8 @@ impl NetProfile {
 pub struct Profiles {
     /// One per network.
     pub nets: Vec<NetProfile>,
+    /// Cache of golden-throttle traces shared by every run on these profiles.
+    pub throttle: ThrottleModel,
 }
 
 impl Profiles {
@@ -150,7 +174,10 @@ impl Profiles {
                 }
             })
             .collect();
-        Profiles { nets }
+        Profiles {
+            nets,
+            throttle: ThrottleModel::new(),
+        }
     }
 }
 
@@ -251,6 +278,18 @@ pub enum SimError {
         /// What was wrong.
         message: String,
     },
+    /// A throttle configuration under which the golden throttle never grants the layer's beats.
+    #[error(
+        "task {task}: the throttle never grants its layer's beats with WINDOW={window} TARGET={target}"
+    )]
+    ThrottleNeverGrants {
+        /// Task (or co-run layer) index.
+        task: usize,
+        /// `WINDOW`.
+        window: u16,
+        /// `TARGET`.
+        target: u16,
+    },
     /// No progress is possible (tasks waiting, nothing running, no arrival ahead).
     #[error("policy `{policy}` stalled at cycle {now} with {waiting} tasks waiting")]
     Stalled {
@@ -306,6 +345,8 @@ struct Active {
     left: f64,
     phys: LayerWork,
     regs: ThrottleRegs,
+    /// Per-tile beats per cycle the throttle grants this phase on average (infinite when off).
+    thr_rate: f64,
     rt_demand: u32,
     rt_score: u32,
     /// Decided at a boundary: stop after this phase.
@@ -380,6 +421,8 @@ pub struct System<'a> {
     pub trace: bool,
     /// Partition mode of the runtime (paper by default).
     pub partition: Partition,
+    /// How throttled layers are timed (`[simulator] throttle_model`).
+    pub throttle_timing: ThrottleTiming,
 }
 
 impl<'a> System<'a> {
@@ -390,6 +433,7 @@ impl<'a> System<'a> {
             profiles,
             trace: false,
             partition: Partition::Paper,
+            throttle_timing: exp.sim.throttle_model,
         }
     }
 
@@ -411,6 +455,80 @@ impl<'a> System<'a> {
             d: c.from_dram_rows as f64 + aux,
             loads: c.load_rows.max(1) as f64,
             n: ((c.scratchpad_tiles as f64) / g).max(1.0),
+        }
+    }
+
+    /// The requests a layer's tile presents to its throttle: `MAX_BEATS`-beat requests at the
+    /// rate the layer would progress at unthrottled and alone (its beats per tile over its
+    /// unconstrained steady time: a double-buffered DMA runs at most one scratchpad tile ahead of
+    /// compute), with the DMA's rows in flight as slack (Little's law: after a stall its free
+    /// slots issue back to back), through the tile's memory port (one request of `b` beats per
+    /// `b` cycles at one row per cycle). Co-runners are not taken into account: the DRAM share
+    /// bounds the layer's time separately.
+    fn layer_demand(&self, me: &Active) -> Demand {
+        let sp = &self.exp.sim;
+        let off = Active {
+            regs: ThrottleRegs::OFF,
+            thr_rate: f64::INFINITY,
+            ..*me
+        };
+        let (steady, _) = self.times(&off, f64::INFINITY);
+        let p = &me.phys;
+        let g = f64::from(me.tiles.max(1));
+        let max = u64::from(MAX_BEATS) * PACE_ONE;
+        let rate = if steady > 0.0 {
+            ((p.loads / g / steady * PACE_ONE as f64).round() as u64).clamp(1, max)
+        } else {
+            max
+        };
+        let per_row = if p.l > 0.0 {
+            (p.loads / p.l).min(1.0)
+        } else {
+            1.0
+        };
+        Demand::Paced {
+            beats: MAX_BEATS as u8,
+            rate,
+            depth: ((sp.dma_inflight_rows_per_tile * per_row).round() as u64)
+                .max(u64::from(MAX_BEATS)),
+            peak: ((sp.l2_rows_per_cycle_per_tile * per_row * PACE_ONE as f64).round() as u64)
+                .clamp(1, max),
+        }
+    }
+
+    /// Apply the runtime's register writes for `me.regs` to the tiles' throttle `thr` and time the
+    /// layer `me`: the per-tile beats per cycle its throttle grants on average
+    /// over the layer (infinite when off) and the cycles until its last beat is granted
+    /// ([`crate::throttle_model`]; 0 with [`ThrottleTiming::ExactCap`] or off).
+    fn throttle_layer(
+        &self,
+        thr: &mut MemThrottle,
+        me: &Active,
+    ) -> Result<(f64, u64, Demand), SimError> {
+        let (regs, phys, tiles) = (me.regs, &me.phys, me.tiles);
+        let demand = self.layer_demand(me);
+        if self.throttle_timing == ThrottleTiming::ExactCap {
+            return Ok((regs.rate(), 0, demand));
+        }
+        write_registers(
+            thr,
+            &ThrottleConfig {
+                window: regs.window,
+                target: regs.target,
+                burst: regs.burst,
+            },
+        );
+        if !regs.enabled() {
+            return Ok((f64::INFINITY, 0, demand));
+        }
+        let beats = (phys.loads / f64::from(tiles.max(1))).ceil().max(1.0) as u64;
+        match self.profiles.throttle.grant(thr, demand, beats) {
+            Some(g) => Ok((beats as f64 / g.cycles.max(1) as f64, g.cycles, demand)),
+            None => Err(SimError::ThrottleNeverGrants {
+                task: me.task,
+                window: regs.window,
+                target: regs.target,
+            }),
         }
     }
 
@@ -436,7 +554,7 @@ impl<'a> System<'a> {
             f64::INFINITY
         };
         let throttle = if a.regs.enabled() {
-            g * a.regs.rate() * (p.l / p.loads)
+            g * a.thr_rate * (p.l / p.loads)
         } else {
             f64::INFINITY
         };
@@ -576,11 +694,16 @@ impl<'a> System<'a> {
                 left: 1.0,
                 phys: l.work,
                 regs: l.regs,
+                thr_rate: f64::INFINITY,
                 rt_demand: 0,
                 rt_score: 0,
                 stop_after: false,
             })
             .collect();
+        // Each layer starts from a reset throttle with its registers written.
+        for a in active.iter_mut() {
+            a.thr_rate = self.throttle_layer(&mut MemThrottle::new(), a)?.0;
+        }
         let mut finish = vec![0.0; layers.len()];
         let mut now = 0.0;
         while !active.is_empty() {
@@ -630,6 +753,12 @@ impl<'a> System<'a> {
             throttled_cycles: 0.0,
             throttle_binding_cycles: 0.0,
         };
+        // The tiles' throttle state left by the last layer (and when), per group or per task on a
+        // tile pool, and the current layer's throttle start state, grant cycles and start cycle.
+        let owner = |t: usize, group: Option<usize>| group.map_or((false, t), |g| (true, g));
+        let mut carried: HashMap<(bool, usize), (MemThrottle, f64)> = HashMap::new();
+        let mut layer_thr: Vec<Option<(MemThrottle, u64, Demand, f64)>> = vec![None; tasks.len()];
+        let golden_throttle = self.throttle_timing == ThrottleTiming::Golden;
         let mut done = 0usize;
         let mut guard = 0u64;
         while done < tasks.len() {
@@ -711,6 +840,7 @@ impl<'a> System<'a> {
                             left: 1.0,
                             phys: Self::mem_phys(rows),
                             regs: ThrottleRegs::OFF,
+                            thr_rate: f64::INFINITY,
                             rt_demand: 0,
                             rt_score: 0,
                             stop_after: true,
@@ -766,6 +896,7 @@ impl<'a> System<'a> {
                         left: 1.0,
                         phys: Self::mem_phys(rows),
                         regs: ThrottleRegs::OFF,
+                        thr_rate: f64::INFINITY,
                         rt_demand: 0,
                         rt_score: 0,
                         stop_after: false,
@@ -782,6 +913,7 @@ impl<'a> System<'a> {
                     left: 1.0,
                     phys: self.layer_phys(net, layer, tiles, sharers),
                     regs: ThrottleRegs::OFF,
+                    thr_rate: f64::INFINITY,
                     rt_demand: 0,
                     rt_score: 0,
                     stop_after: false,
@@ -821,6 +953,21 @@ impl<'a> System<'a> {
                             };
                         }
                         Err(_) => res.register_errors += 1,
+                    }
+                    if golden_throttle {
+                        let mut thr = match carried.remove(&owner(t, group)) {
+                            Some((s, at)) => self.profiles.throttle.state_after(
+                                &s,
+                                Demand::Idle,
+                                (now - at).max(0.0).round() as u64,
+                            ),
+                            None => MemThrottle::new(),
+                        };
+                        let (rate, grant, demand) = self.throttle_layer(&mut thr, &a)?;
+                        a.thr_rate = rate;
+                        layer_thr[t] = Some((thr, grant, demand, now));
+                    } else {
+                        a.thr_rate = a.regs.rate();
                     }
                     if a.regs.enabled() {
                         res.throttled_layers += 1;
@@ -864,6 +1011,7 @@ impl<'a> System<'a> {
                     .iter()
                     .map(|a| Active {
                         regs: ThrottleRegs::OFF,
+                        thr_rate: f64::INFINITY,
                         ..*a
                     })
                     .collect();
@@ -902,6 +1050,15 @@ impl<'a> System<'a> {
                     }
                     Phase::Restore => boundary.push((t, a.tiles, a.group)),
                     Phase::Layer => {
+                        if let Some((start, grant, demand, t0)) = layer_thr[t].take() {
+                            let end = self.profiles.throttle.after_layer(
+                                &start,
+                                demand,
+                                grant,
+                                (now - t0).max(0.0).round() as u64,
+                            );
+                            carried.insert(owner(t, a.group), (end, now));
+                        }
                         rt[t].next_layer += 1;
                         if rt[t].next_layer >= self.profiles.nets[tasks[t].network].layers() {
                             rt[t].finish = Some(now);
@@ -1032,6 +1189,7 @@ mod tests {
                 left: 1.0,
                 phys: sys.layer_phys(net, layer, tiles, 1),
                 regs: ThrottleRegs::OFF,
+                thr_rate: f64::INFINITY,
                 rt_demand: 0,
                 rt_score: 0,
                 stop_after: false,
@@ -1093,6 +1251,83 @@ mod tests {
     }
 
     #[test]
+    fn a_throttled_layer_gets_what_the_golden_throttle_grants() {
+        // A throttle-bound layer alone (2 tiles, 20000 beats per tile, the runtime's
+        // squeezenet[2] registers): its time is the golden throttle's grant time from a freshly
+        // written throttle, not beats / (TARGET / WINDOW).
+        use golden::throttle::ThrottleIn;
+        let exp = Experiment::artifact();
+        let prof = Profiles::new(&exp);
+        let regs = ThrottleRegs {
+            window: 4257,
+            target: 316,
+            burst: 316,
+        };
+        let layer = CoRunLayer {
+            work: LayerWork {
+                c: 1000.0,
+                l: 40_000.0,
+                d: 100.0,
+                loads: 40_000.0,
+                n: 10.0,
+            },
+            tiles: 2,
+            regs,
+        };
+        let mut golden = System::new(&exp, &prof);
+        golden.throttle_timing = ThrottleTiming::Golden;
+        let golden_t = golden.corun(&[layer]).unwrap()[0];
+        let mut exact = System::new(&exp, &prof);
+        exact.throttle_timing = ThrottleTiming::ExactCap;
+        let cap_t = exact.corun(&[layer]).unwrap()[0];
+        // Plain stepping of the golden throttle under the layer's requests: 4-beat requests at
+        // its unconstrained rate (40000 rows over a 2-row/cycle port, compute 1000 cycles half
+        // overlapped by `overlap_serialization`; the tiny DRAM traffic fits) with the DMA's 64 rows in flight as
+        // slack.
+        let mut t = MemThrottle::new();
+        write_registers(
+            &mut t,
+            &ThrottleConfig {
+                window: 4257,
+                target: 316,
+                burst: 316,
+            },
+        );
+        assert_eq!(exp.sim.l2_rows_per_cycle_per_tile, 1.0);
+        assert_eq!(exp.sim.dma_inflight_rows_per_tile, 64.0);
+        let steady = 20_000.0 + exp.sim.overlap_serialization * 1000.0;
+        let rate = (20_000.0 / steady * 1024.0f64).round() / 1024.0;
+        let (mut granted, mut cycles, mut bucket, mut port) = (0u64, 0u64, 64.0f64, 4.0f64);
+        while granted < 20_000 {
+            bucket = (bucket + rate).min(64.0);
+            port = (port + 1.0).min(4.0);
+            let req = ThrottleIn {
+                up_valid: bucket >= 4.0 && port >= 4.0,
+                up_beats: MAX_BEATS as u8,
+                down_ready: true,
+                ..ThrottleIn::default()
+            };
+            if t.step(&req).fire {
+                granted += u64::from(MAX_BEATS);
+                bucket -= 4.0;
+                port -= 4.0;
+            }
+            cycles += 1;
+        }
+        let cap_cycles = 20_000.0 * 4257.0 / 316.0;
+        // Same fill and overhead in both: the difference is the throttle's.
+        let diff = (golden_t - cap_t) - (cycles as f64 - cap_cycles);
+        assert!(
+            diff.abs() < 1e-6 * cap_t,
+            "{golden_t} {cap_t} {cycles} {cap_cycles}"
+        );
+        assert!(
+            golden_t < cap_t,
+            "the hardware grants more than the ideal cap"
+        );
+    }
+
+    #[test]
     fn throttling_a_tenant_frees_bandwidth_for_the_other() {
         let exp = Experiment::artifact();
         let prof = Profiles::new(&exp);
@@ -1111,6 +1346,7 @@ mod tests {
                 n: 10.0,
             },
             regs,
+            thr_rate: regs.rate(),
             rt_demand: 0,
             rt_score: 0,
             stop_after: false,
@@ -1122,5 +1358,92 @@ mod tests {
             burst: 100,
         });
         assert!(sys.demand(&capped) < 0.5 * sys.demand(&free));
+    }
+}
+
+/// `cargo test --release -p moca-multitenant throttle_excess_table -- --ignored --nocapture`:
+/// per-layer grant of the golden throttle against `TARGET/WINDOW` for the registers the runtime
+/// picks (docs/CALIBRATION.md, "The throttle as built").
+#[cfg(test)]
+mod throttle_excess {
+    use super::*;
+
+    #[test]
+    #[ignore]
+    fn throttle_excess_table() {
+        let exp = Experiment::artifact();
+        let prof = Profiles::new(&exp);
+        let sys = System::new(&exp, &prof);
+        let mut rows = Vec::new();
+        for (ni, net) in prof.nets.iter().enumerate() {
+            for layer in 0..net.layers() {
+                let pred = net.pred(2, layer);
+                // Contention with one co-runner of the same demand and score: the runtime
+                // throttles this layer to its share.
+                let others = [CoRunner {
+                    demand_percent: pred.demand_percent,
+                    score: 1,
+                }];
+                let state = TaskState {
+                    priority: 4,
+                    remaining_cycles: net.remaining(2, layer),
+                    target_cycles: 4 * net.remaining(2, 0),
+                    elapsed_cycles: 0,
+                };
+                let Ok(d) = runtime::decide(
+                    &exp.hardware,
+                    &exp.runtime,
+                    pred,
+                    net.rgb_first[layer],
+                    &state,
+                    &others,
+                    Partition::Paper,
+                ) else {
+                    continue;
+                };
+                if !d.regs.enabled() {
+                    continue;
+                }
+                let a = Active {
+                    task: 0,
+                    tiles: 2,
+                    group: None,
+                    phase: Phase::Layer,
+                    left: 1.0,
+                    phys: sys.layer_phys(ni, layer, 2, 2),
+                    regs: d.regs,
+                    thr_rate: f64::INFINITY,
+                    rt_demand: 0,
+                    rt_score: 0,
+                    stop_after: false,
+                };
+                let mut g = System::new(&exp, &prof);
+                g.throttle_timing = ThrottleTiming::Golden;
+                let (rate, cycles, _) = g.throttle_layer(&mut MemThrottle::new(), &a).unwrap();
+                let excess = rate / d.regs.rate() - 1.0;
+                rows.push((exp.network_names[ni].clone(), layer, d.regs, cycles, excess));
+            }
+        }
+        rows.sort_by(|a, b| a.4.total_cmp(&b.4));
+        let n = rows.len();
+        println!(
+            "{n} throttled layers; excess min {:.1} % median {:.1} % max {:.1} %",
+            100.0 * rows[0].4,
+            100.0 * rows[n / 2].4,
+            100.0 * rows[n - 1].4
+        );
+        for (i, r) in rows.iter().enumerate() {
+            if i < 3 || i + 6 >= n || i == n / 4 || i == n / 2 || i == 3 * n / 4 {
+                println!(
+                    "| {}[{}] | {}:{} | {} | {:+.1} % |",
+                    r.0,
+                    r.1,
+                    r.2.window,
+                    r.2.target,
+                    r.3,
+                    100.0 * r.4
+                );
+            }
+        }
     }
 }

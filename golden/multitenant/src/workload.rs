@@ -660,6 +660,9 @@ pub struct SimParams {
     pub share_l2_capacity: bool,
     /// How an oversubscribed channel is shared among the tenants that want more than it has.
     pub arbitration: Arbitration,
+    /// How a throttled layer is timed: `"exact-cap"` (default, `TARGET/WINDOW`) or `"golden"`
+    /// (what the golden throttle grants, `multitenant::throttle_model`).
+    pub throttle_model: crate::throttle_model::ThrottleTiming,
 }
 
 /// How the simulator shares an oversubscribed memory channel (`[simulator] arbitration`).
@@ -698,6 +701,7 @@ impl Default for SimParams {
             aux_traffic_per_output_row: 0.0,
             share_l2_capacity: true,
             arbitration: Arbitration::Proportional,
+            throttle_model: Default::default(),
         }
     }
 }
