@@ -8,6 +8,7 @@ mod fuzz;
 mod hdl;
 mod prove;
 mod rate;
+mod replay;
 mod synth;
 mod tools;
 
@@ -74,6 +75,8 @@ enum Command {
     Runtime(experiments::RuntimeArgs),
     /// Compare the layer predictor and the simulator with the artifact's per-layer figures.
     Calibrate(experiments::CalibrateArgs),
+    /// Replay a recorded FireSim run of the MoCA artifact through moca's models.
+    Replay(replay::ReplayArgs),
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -91,6 +94,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sweep(a) => experiments::sweep(&a).map(|()| ExitCode::SUCCESS),
         Command::Runtime(a) => experiments::runtime(&a).map(|()| ExitCode::SUCCESS),
         Command::Calibrate(a) => experiments::calibrate(&a).map(|()| ExitCode::SUCCESS),
+        Command::Replay(a) => replay::replay_cmd(&a).map(|()| ExitCode::SUCCESS),
     }
 }
 

@@ -269,6 +269,8 @@ pub fn soc_sim_params(soc: &SocParams, programs: &[&Program], base: &SimParams) 
         share_l2_capacity: false,
         // The SoC's BusArbiter is round-robin (its reset policy): max-min fair shares.
         arbitration: Arbitration::MaxMin,
+        // The golden SoC's memory has a fixed latency (no banks, no rows).
+        row_conflict_latency_cycles: 0.0,
     }
 }
 

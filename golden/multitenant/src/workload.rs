@@ -275,9 +275,11 @@ impl<'a> CsvTable<'a> {
                     format!("required, an integer in {min}..={MAX_LAYER_DIM}"),
                 )
             }),
-            Some(v) if v < u64::from(min) || v > u64::from(MAX_LAYER_DIM) => {
-                Err(self.err(line, col, format!("{v} is out of range {min}..={MAX_LAYER_DIM}")))
-            }
+            Some(v) if v < u64::from(min) || v > u64::from(MAX_LAYER_DIM) => Err(self.err(
+                line,
+                col,
+                format!("{v} is out of range {min}..={MAX_LAYER_DIM}"),
+            )),
             Some(v) => Ok(v as u32),
         }
     }
@@ -572,6 +574,13 @@ pub struct SimParams {
     pub share_l2_capacity: bool,
     /// How an oversubscribed channel is shared among the tenants that want more than it has.
     pub arbitration: Arbitration,
+    /// DRAM latency a request pays when its bank's open row belongs to another tile's stream
+    /// (precharge + activate in an open-page controller, `tRP + tRCD` = 28 cycles in the
+    /// artifact's FireSim DDR3 model, plus the FR-FCFS reordering it defeats). With `k` tiles
+    /// streaming, a request conflicts with probability `1 - 1/k`, so every co-running layer's
+    /// latency-bound DMA slows down, light or heavy (`multitenant::system`). 0 (the default)
+    /// disables it; `moca calibrate --against firesim --fit` fits it.
+    pub row_conflict_latency_cycles: f64,
 }
 
 /// How the simulator shares an oversubscribed memory channel (`[simulator] arbitration`).
@@ -610,6 +619,7 @@ impl Default for SimParams {
             aux_traffic_per_output_row: 0.0,
             share_l2_capacity: true,
             arbitration: Arbitration::Proportional,
+            row_conflict_latency_cycles: 0.0,
         }
     }
 }
