@@ -466,7 +466,7 @@ impl<'a> System<'a> {
         a.phys.d / s
     }
 
-    /// Extra DRAM latency from row-buffer conflicts when `streams` tiles' DMA streams interleave
+    /// Extra DRAM latency from row-buffer conflicts when `streams` tasks' DMA streams interleave
     /// in the open-page DRAM controller: a request finds its bank's row opened by another
     /// stream with probability `1 - 1/streams` and then pays a precharge and an activate
     /// (`SimParams::row_conflict_latency_cycles`, the SoC's `tRP + tRCD` plus the controller's
@@ -527,11 +527,9 @@ impl<'a> System<'a> {
     /// DRAM shares (rows/cycle) and progress rates (fraction of the phase per cycle) of the
     /// running phases.
     fn rates(&self, active: &[Active]) -> (Vec<f64>, Vec<f64>) {
-        let streams: f64 = active
-            .iter()
-            .filter(|a| a.phys.d > 0.0)
-            .map(|a| f64::from(a.tiles))
-            .sum();
+        // One stream per running layer: the tiles of one task walk the same tensors in
+        // lockstep, so their requests share open rows; different tasks' do not.
+        let streams = active.iter().filter(|a| a.phys.d > 0.0).count() as f64;
         let extra = self.conflict_latency(streams);
         let demands: Vec<f64> = active.iter().map(|a| self.demand(a, extra)).collect();
         let tiles: Vec<u32> = active.iter().map(|a| a.tiles).collect();
@@ -917,11 +915,7 @@ impl<'a> System<'a> {
                         ..*a
                     })
                     .collect();
-                let streams: f64 = free
-                    .iter()
-                    .filter(|a| a.phys.d > 0.0)
-                    .map(|a| f64::from(a.tiles))
-                    .sum();
+                let streams = free.iter().filter(|a| a.phys.d > 0.0).count() as f64;
                 let extra = self.conflict_latency(streams);
                 let demands: Vec<f64> = free.iter().map(|a| self.demand(a, extra)).collect();
                 let tiles: Vec<u32> = free.iter().map(|a| a.tiles).collect();

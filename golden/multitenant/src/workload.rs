@@ -576,8 +576,9 @@ pub struct SimParams {
     pub arbitration: Arbitration,
     /// DRAM latency a request pays when its bank's open row belongs to another tile's stream
     /// (precharge + activate in an open-page controller, `tRP + tRCD` = 28 cycles in the
-    /// artifact's FireSim DDR3 model, plus the FR-FCFS reordering it defeats). With `k` tiles
-    /// streaming, a request conflicts with probability `1 - 1/k`, so every co-running layer's
+    /// artifact's FireSim DDR3 model, plus the FR-FCFS reordering it defeats). With `k` tasks
+    /// streaming (the tiles of one task share open rows), a request conflicts with probability
+    /// `1 - 1/k`, so every co-running layer's
     /// latency-bound DMA slows down, light or heavy (`multitenant::system`). 0 (the default)
     /// disables it; `moca calibrate --against firesim --fit` fits it.
     pub row_conflict_latency_cycles: f64,

@@ -64,7 +64,7 @@ impl Params {
         dram_latency_cycles: 80.0,
         overlap_serialization: 0.25,
         layer_overhead_cycles: 3000.0,
-        row_conflict_latency_cycles: 240.0,
+        row_conflict_latency_cycles: 290.0,
     };
 
     /// The parameters of a simulator configuration.

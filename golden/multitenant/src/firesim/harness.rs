@@ -351,6 +351,19 @@ impl Accounting {
 /// planned run given each round's durations. `dispatch[i]` and `floor[i]`
 /// (`tp_prediction_cycles` of the task's network) per task.
 pub fn account(plan: &Plan, timing: &[RoundTiming], dispatch: &[u64], floor: &[u64]) -> Accounting {
+    account_from(plan, timing, dispatch, floor, None)
+}
+
+/// [`account`], but with each round starting at the given `T` (e.g. the logged ones) instead of
+/// the maximum of the accumulated tile runtimes: separates the durations' error from its
+/// accumulation over the rounds.
+pub fn account_from(
+    plan: &Plan,
+    timing: &[RoundTiming],
+    dispatch: &[u64],
+    floor: &[u64],
+    starts: Option<&[u64]>,
+) -> Accounting {
     let n = dispatch.len();
     let mut finish = vec![[0u64; 4]; n];
     let mut thread = vec![[0u64; 4]; n];
@@ -358,7 +371,9 @@ pub fn account(plan: &Plan, timing: &[RoundTiming], dispatch: &[u64], floor: &[u
     let mut round_start = Vec::with_capacity(plan.rounds.len());
     let empty = RoundTiming::default();
     for (r, rp) in plan.rounds.iter().enumerate() {
-        let t0 = runtime.iter().copied().max().unwrap_or(0);
+        let t0 = starts
+            .and_then(|s| s.get(r).copied())
+            .unwrap_or_else(|| runtime.iter().copied().max().unwrap_or(0));
         round_start.push(t0);
         if rp.levels == 0 {
             for c in runtime.iter_mut() {
