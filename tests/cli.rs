@@ -632,3 +632,19 @@ fn replay_as_logged_reproduces_skipped_work_and_bad_input_exits_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("tasks.csv"), "{}", stderr(&o));
 }
+
+#[test]
+fn calibrate_against_firesim_reports_the_fitted_parameters() {
+    let o = moca(&["calibrate", "--against", "firesim", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["parameters"], v["calibrated"]);
+    let r = &v["report"];
+    assert_eq!(r["isolated"].as_array().unwrap().len(), 7);
+    assert_eq!(r["runs"].as_array().unwrap().len(), 6);
+    for run in r["runs"].as_array().unwrap() {
+        assert_eq!(run["policy"], "static");
+        let e = run["task_mean_abs_error"].as_f64().unwrap();
+        assert!((0.0..1.0).contains(&e), "{e}");
+    }
+}
