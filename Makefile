@@ -84,6 +84,8 @@ demo: deps
 	$(MOCA) runtime --network resnet50 --layer 1 --co-runner resnet50:3 --co-runner yolov2:0 --co-runner alexnet:7
 	@echo; echo "== Calibration: the layer-level simulator vs the cycle-exact golden SoC (summary) =="
 	set -o pipefail; $(MOCA) calibrate --against soc --fit | tail -n 2
+	@echo; echo "== Replay of a recorded FireSim run of the MoCA artifact (set A, QoS M, static) and its error =="
+	set -o pipefail; $(MOCA) replay --set A --qos M --policy static | tail -n 3
 	@echo; echo "== Multi-tenant experiment: workload set C, QoS M, 250 tasks =="
 	for p in static prema planaria moca; do $(MOCA) run --policy $$p --set C --qos M --seed 1; done
 

@@ -542,3 +542,144 @@ fn regime_compares_each_scheduler_with_and_without_throttles() {
         assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
     }
 }
+
+fn firesim_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/firesim")
+}
+
+#[test]
+fn replay_of_one_run_reports_json_with_bounded_errors() {
+    let dir = firesim_dir();
+    let csv = tempfile::NamedTempFile::new().unwrap();
+    let o = moca(&[
+        "replay",
+        "--trace",
+        dir.to_str().unwrap(),
+        "--set",
+        "A",
+        "--qos",
+        "M",
+        "--policy",
+        "static",
+        "--json",
+        "--csv",
+        csv.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["set"], "A");
+    assert_eq!(v["qos"], "M");
+    assert_eq!(v["policy"], "static");
+    assert_eq!(v["tasks"], 250);
+    assert_eq!(v["executed"], 250);
+    // The logged SLA rate of A/M static (runs.csv): 109 of 250.
+    assert_eq!(v["sla_rate_measured"].as_f64().unwrap(), 0.436);
+    assert_eq!(v["makespan_measured"], 228622113);
+    let err = v["task_mean_abs_error"].as_f64().unwrap();
+    let p90 = v["task_p90_abs_error"].as_f64().unwrap();
+    assert!((0.0..0.5).contains(&err) && err <= p90, "{err} {p90}");
+    let sla = v["sla_rate_predicted"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&sla));
+    let mk = v["makespan_predicted"].as_u64().unwrap() as f64;
+    assert!((mk / 228622113.0 - 1.0).abs() < 0.5, "{mk}");
+    for n in ["squeezenet", "kws", "yololite"] {
+        let m = v["networks"][n]["measured_mean"].as_u64().unwrap();
+        let p = v["networks"][n]["predicted_mean"].as_u64().unwrap();
+        assert!(m > 0 && p > 0, "{n}");
+    }
+    let rows = std::fs::read_to_string(csv.path()).unwrap();
+    assert_eq!(rows.lines().count(), 251);
+    assert!(rows.starts_with("task,network,measured_thread_cycles,predicted_thread_cycles"));
+}
+
+#[test]
+fn replay_as_logged_reproduces_skipped_work_and_bad_input_exits_2() {
+    let o = moca(&[
+        "replay",
+        "--set",
+        "A",
+        "--qos",
+        "H",
+        "--policy",
+        "moca",
+        "--as-logged",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    // The off-by-one: the 76 yololite tasks of set A never run.
+    assert_eq!(v["executed"], 174);
+    assert_eq!(v["conv_matches"], 250);
+    let o = moca(&[
+        "replay", "--set", "A", "--qos", "H", "--policy", "moca", "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["executed"], 250);
+    for (args, want) in [
+        (
+            vec!["replay", "--set", "Z", "--qos", "H", "--policy", "moca"],
+            "A, B, C",
+        ),
+        (
+            vec!["replay", "--set", "A", "--qos", "X", "--policy", "moca"],
+            "H, M, L",
+        ),
+        (
+            vec!["replay", "--set", "A", "--qos", "H", "--policy", "prema"],
+            "static, moca",
+        ),
+        (
+            vec!["replay", "--set", "C", "--qos", "H", "--policy", "moca"],
+            "set A|B|C",
+        ),
+        (
+            vec![
+                "replay",
+                "--trace",
+                "/nonexistent",
+                "--set",
+                "A",
+                "--qos",
+                "H",
+                "--policy",
+                "moca",
+            ],
+            "not a directory",
+        ),
+    ] {
+        let o = moca(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+    // A directory without the files.
+    let d = tempfile::tempdir().unwrap();
+    let o = moca(&[
+        "replay",
+        "--trace",
+        d.path().to_str().unwrap(),
+        "--set",
+        "A",
+        "--qos",
+        "H",
+        "--policy",
+        "moca",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("tasks.csv"), "{}", stderr(&o));
+}
+
+#[test]
+fn calibrate_against_firesim_reports_the_fitted_parameters() {
+    let o = moca(&["calibrate", "--against", "firesim", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["parameters"], v["calibrated"]);
+    let r = &v["report"];
+    assert_eq!(r["isolated"].as_array().unwrap().len(), 7);
+    assert_eq!(r["runs"].as_array().unwrap().len(), 6);
+    for run in r["runs"].as_array().unwrap() {
+        assert_eq!(run["policy"], "static");
+        let e = run["task_mean_abs_error"].as_f64().unwrap();
+        assert!((0.0..1.0).contains(&e), "{e}");
+    }
+}

@@ -24,11 +24,11 @@ mod runtime_cmd;
 mod sweep;
 
 pub use calibrate::*;
+use charts::*;
+use report::*;
 pub use run::*;
 pub use runtime_cmd::*;
 pub use sweep::*;
-use charts::*;
-use report::*;
 
 /// Where the experiment comes from (shared by every command).
 #[derive(clap::Args, Debug, Clone, Default)]

@@ -9,6 +9,7 @@ mod hdl;
 mod prove;
 mod rate;
 mod regime;
+mod replay;
 mod synth;
 mod tools;
 
@@ -77,6 +78,8 @@ enum Command {
     Calibrate(experiments::CalibrateArgs),
     /// Where can throttling help? Each scheduler with and without MoCA's runtime, over load and QoS.
     Regime(regime::RegimeArgs),
+    /// Replay a recorded FireSim run of the MoCA artifact through moca's models.
+    Replay(replay::ReplayArgs),
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -95,6 +98,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Runtime(a) => experiments::runtime(&a).map(|()| ExitCode::SUCCESS),
         Command::Calibrate(a) => experiments::calibrate(&a).map(|()| ExitCode::SUCCESS),
         Command::Regime(a) => regime::regime(&a).map(|()| ExitCode::SUCCESS),
+        Command::Replay(a) => replay::replay_cmd(&a).map(|()| ExitCode::SUCCESS),
     }
 }
 

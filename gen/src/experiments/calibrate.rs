@@ -11,6 +11,9 @@ pub enum Against {
     /// The cycle-exact golden SoC, on scaled-down GEMM layers alone, co-running and throttled
     /// (part b).
     Soc,
+    /// The MoCA artifact's FireSim measurements (data/firesim/): isolated per-layer timing on
+    /// one tile and the static runs of sets A and B replayed (part c).
+    Firesim,
 }
 
 /// Arguments of `moca calibrate`.
@@ -30,8 +33,15 @@ side, throttled with fixed registers and with registers the MoCA runtime chooses
 layers run through the simulator (`System::corun`) with the SoC's parameters. Prints per tenant \
 the SoC's and the simulator's cycles, error and slowdown versus running alone. With --fit, \
 grid-search the simulator's structural constants (overlap_serialization, queueing_factor) \
-against the SoC.\n\nExamples:\n  moca calibrate\n  moca calibrate --against soc\n  \
-moca calibrate --against soc --fit --json"
+against the SoC.\n\n\
+--against firesim: the simulator with the FireSim calibration against the MoCA artifact's \
+FireSim measurements (data/firesim/, sets A and B): each network alone on one tile, per layer \
+and whole, and the six static runs of A and B replayed through the artifact's harness (per-task \
+error, stretch over isolated, SLA rate, makespan). With --fit, fit the physical parameters \
+(DRAM latency, DMA/compute overlap, per-layer overhead on the isolated layers; row-buffer \
+conflict latency on the static runs) and report them.\n\nExamples:\n  moca calibrate\n  \
+moca calibrate --against soc\n  moca calibrate --against soc --fit --json\n  \
+moca calibrate --against firesim --fit"
 )]
 pub struct CalibrateArgs {
     /// Where the experiment comes from.
@@ -63,6 +73,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
     match args.against {
         Against::Artifact => calibrate_artifact(&exp, args),
         Against::Soc => calibrate_soc(&exp, args),
+        Against::Firesim => crate::replay::calibrate_firesim(&args.source, args.fit, args.json),
     }
 }
 

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod experiment;
+pub mod firesim;
 pub mod metrics;
 pub mod regime;
 pub mod runtime;

@@ -270,6 +270,8 @@ pub fn soc_sim_params(soc: &SocParams, programs: &[&Program], base: &SimParams) 
         // The SoC's BusArbiter is round-robin (its reset policy): max-min fair shares.
         arbitration: Arbitration::MaxMin,
         throttle_model: base.throttle_model,
+        // The golden SoC's memory has a fixed latency (no banks, no rows).
+        row_conflict_latency_cycles: 0.0,
     }
 }
 

@@ -472,7 +472,8 @@ impl<'a> System<'a> {
             thr_rate: f64::INFINITY,
             ..*me
         };
-        let (steady, _) = self.times(&off, f64::INFINITY);
+        // The demand the layer presents alone (no co-runner's row conflicts).
+        let (steady, _) = self.times(&off, f64::INFINITY, 0.0);
         let p = &me.phys;
         let g = f64::from(me.tiles.max(1));
         let max = u64::from(MAX_BEATS) * PACE_ONE;
@@ -542,14 +543,15 @@ impl<'a> System<'a> {
         }
     }
 
-    /// Steady-state time of a layer given its DRAM share (rows/cycle), and its fill/overhead.
-    fn times(&self, a: &Active, share: f64) -> (f64, f64) {
+    /// Steady-state time of a layer given its DRAM share (rows/cycle) and the extra DRAM
+    /// latency row-buffer conflicts add (see [`System::conflict_latency`]), and its fill/overhead.
+    fn times(&self, a: &Active, share: f64, extra_latency: f64) -> (f64, f64) {
         let sp = &self.exp.sim;
         let g = f64::from(a.tiles);
         let p = &a.phys;
         let port = g * sp.l2_rows_per_cycle_per_tile;
         let lat = if sp.dram_latency_cycles > 0.0 {
-            g * sp.dma_inflight_rows_per_tile / sp.dram_latency_cycles
+            g * sp.dma_inflight_rows_per_tile / (sp.dram_latency_cycles + extra_latency)
         } else {
             f64::INFINITY
         };
@@ -575,12 +577,24 @@ impl<'a> System<'a> {
         (steady, p.c.min(m0) / p.n + over)
     }
 
-    fn demand(&self, a: &Active) -> f64 {
+    fn demand(&self, a: &Active, extra_latency: f64) -> f64 {
         if a.phys.d <= 0.0 {
             return 0.0;
         }
-        let (s, _) = self.times(a, f64::INFINITY);
+        let (s, _) = self.times(a, f64::INFINITY, extra_latency);
         a.phys.d / s
+    }
+
+    /// Extra DRAM latency from row-buffer conflicts when `streams` tasks' DMA streams interleave
+    /// in the open-page DRAM controller: a request finds its bank's row opened by another
+    /// stream with probability `1 - 1/streams` and then pays a precharge and an activate
+    /// (`SimParams::row_conflict_latency_cycles`, the SoC's `tRP + tRCD` plus the controller's
+    /// reordering loss). 0 for one stream.
+    pub fn conflict_latency(&self, streams: f64) -> f64 {
+        if streams <= 1.0 {
+            return 0.0;
+        }
+        self.exp.sim.row_conflict_latency_cycles * (1.0 - 1.0 / streams)
     }
 
     /// Share the DRAM channel. Every tenant gets its demand when the sum fits the
@@ -632,18 +646,56 @@ impl<'a> System<'a> {
     /// DRAM shares (rows/cycle) and progress rates (fraction of the phase per cycle) of the
     /// running phases.
     fn rates(&self, active: &[Active]) -> (Vec<f64>, Vec<f64>) {
-        let demands: Vec<f64> = active.iter().map(|a| self.demand(a)).collect();
+        // One stream per running layer: the tiles of one task walk the same tensors in
+        // lockstep, so their requests share open rows; different tasks' do not.
+        let streams = active.iter().filter(|a| a.phys.d > 0.0).count() as f64;
+        let extra = self.conflict_latency(streams);
+        let demands: Vec<f64> = active.iter().map(|a| self.demand(a, extra)).collect();
         let tiles: Vec<u32> = active.iter().map(|a| a.tiles).collect();
         let shares = self.allocate(&demands, &tiles);
         let rates = active
             .iter()
             .zip(&shares)
             .map(|(a, &b)| {
-                let (s, fill) = self.times(a, if a.phys.d > 0.0 { b } else { f64::INFINITY });
+                let share = if a.phys.d > 0.0 { b } else { f64::INFINITY };
+                let (s, fill) = self.times(a, share, extra);
                 1.0 / (s + fill).max(1e-9)
             })
             .collect();
         (shares, rates)
+    }
+
+    /// The physical work of `layer` of network `net` on `tiles` tiles while `sharers` tasks
+    /// (this one included) hold tiles and share the L2's capacity (see the module docs).
+    pub fn layer_work(&self, net: usize, layer: usize, tiles: u32, sharers: usize) -> LayerWork {
+        self.layer_phys(net, layer, tiles, sharers)
+    }
+
+    /// Progress rates (fraction of the layer per cycle, fill and per-layer overhead included)
+    /// of `layers` running side by side right now, exactly as [`System::corun`] and
+    /// [`System::run`] time them. A caller that advances time itself (the FireSim replay,
+    /// `crate::firesim::replay`) recomputes them whenever the set of running layers changes.
+    pub fn corun_rates(&self, layers: &[CoRunLayer]) -> Result<Vec<f64>, SimError> {
+        let mut active = Vec::with_capacity(layers.len());
+        for (i, l) in layers.iter().enumerate() {
+            let mut a = Active {
+                task: i,
+                tiles: l.tiles,
+                group: None,
+                phase: Phase::Layer,
+                left: 1.0,
+                phys: l.work,
+                regs: l.regs,
+                thr_rate: f64::INFINITY,
+                rt_demand: 0,
+                rt_score: 0,
+                stop_after: false,
+            };
+            // As in `corun`: each layer starts from a reset throttle with its registers written.
+            a.thr_rate = self.throttle_layer(&mut MemThrottle::new(), &a)?.0;
+            active.push(a);
+        }
+        Ok(self.rates(&active).1)
     }
 
     /// Run `layers` side by side from cycle 0, each on its own tiles, with no scheduler and no
@@ -1015,13 +1067,15 @@ impl<'a> System<'a> {
                         ..*a
                     })
                     .collect();
-                let demands: Vec<f64> = free.iter().map(|a| self.demand(a)).collect();
+                let streams = free.iter().filter(|a| a.phys.d > 0.0).count() as f64;
+                let extra = self.conflict_latency(streams);
+                let demands: Vec<f64> = free.iter().map(|a| self.demand(a, extra)).collect();
                 let tiles: Vec<u32> = free.iter().map(|a| a.tiles).collect();
                 let unthrottled = self.allocate(&demands, &tiles);
                 for ((a, &u), &d) in active.iter().zip(&unthrottled).zip(&demands) {
                     if a.regs.enabled() {
                         res.throttled_cycles += dt;
-                        if self.demand(a) < u.min(d) * (1.0 - 1e-9) {
+                        if self.demand(a, extra) < u.min(d) * (1.0 - 1e-9) {
                             res.throttle_binding_cycles += dt;
                         }
                     }
@@ -1194,8 +1248,8 @@ mod tests {
                 rt_score: 0,
                 stop_after: false,
             };
-            let share = sys.allocate(&[sys.demand(&a)], &[tiles])[0];
-            let (steady, _) = sys.times(&a, share);
+            let share = sys.allocate(&[sys.demand(&a, 0.0)], &[tiles])[0];
+            let (steady, _) = sys.times(&a, share, 0.0);
             (steady, a.phys.d)
         };
         let (t2, d) = time(2);
@@ -1357,7 +1411,7 @@ mod tests {
             target: 100,
             burst: 100,
         });
-        assert!(sys.demand(&capped) < 0.5 * sys.demand(&free));
+        assert!(sys.demand(&capped, 0.0) < 0.5 * sys.demand(&free, 0.0));
     }
 }
 

@@ -663,6 +663,14 @@ pub struct SimParams {
     /// How a throttled layer is timed: `"exact-cap"` (default, `TARGET/WINDOW`) or `"golden"`
     /// (what the golden throttle grants, `multitenant::throttle_model`).
     pub throttle_model: crate::throttle_model::ThrottleTiming,
+    /// DRAM latency a request pays when its bank's open row belongs to another tile's stream
+    /// (precharge + activate in an open-page controller, `tRP + tRCD` = 28 cycles in the
+    /// artifact's FireSim DDR3 model, plus the FR-FCFS reordering it defeats). With `k` tasks
+    /// streaming (the tiles of one task share open rows), a request conflicts with probability
+    /// `1 - 1/k`, so every co-running layer's
+    /// latency-bound DMA slows down, light or heavy (`multitenant::system`). 0 (the default)
+    /// disables it; `moca calibrate --against firesim --fit` fits it.
+    pub row_conflict_latency_cycles: f64,
 }
 
 /// How the simulator shares an oversubscribed memory channel (`[simulator] arbitration`).
@@ -702,6 +710,7 @@ impl Default for SimParams {
             share_l2_capacity: true,
             arbitration: Arbitration::Proportional,
             throttle_model: Default::default(),
+            row_conflict_latency_cycles: 0.0,
         }
     }
 }
