@@ -134,10 +134,10 @@ pub struct CosimArgs {
     /// keeps typical outputs inside int8). SoC only.
     #[arg(long)]
     pub shift: Option<i64>,
-    /// Cycles to simulate (at least 1). Throttle and arbiter only (the SoC runs until idle).
-    #[arg(long, default_value_t = 1_000_000,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub cycles: u64,
+    /// Cycles to simulate (at least 1; default 1000000). Throttle and arbiter only (the SoC
+    /// runs until every tile is idle).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub cycles: Option<u64>,
     /// Stimulus seed (default: from the clock; always printed).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -211,6 +211,10 @@ impl Scenario {
                     a.burst,
                 )
                 .map_err(usage)?;
+                crate::args::warn_unstable(
+                    &format!("--window {} --target {}", cfg.window, cfg.target),
+                    &cfg,
+                );
                 Ok(Scenario::Throttle {
                     cfg,
                     demand: a.demand.unwrap_or(DemandArg::Random),
@@ -407,6 +411,20 @@ pub fn progress_bar(total: u64, label: &str) -> Option<indicatif::ProgressBar> {
     Some(pb)
 }
 
+/// Default `--cycles` of the throttle and the arbiter.
+pub const DEFAULT_CYCLES: u64 = 1_000_000;
+
+impl CosimArgs {
+    /// Cycles to simulate (`--cycles` or the default).
+    pub fn cycles(&self) -> u64 {
+        self.cycles.unwrap_or(DEFAULT_CYCLES)
+    }
+}
+
+/// Check up front that `--vcd FILE` can be written (its directory exists and takes a new file;
+/// an existing device or pipe opens for writing), so a bad path is a usage error before the
+/// run, not after it. Space is checked as it is used: a full disk ends the run with an error
+/// (never a hang, see `sim::shim`), and no partial file is left under the name.
 fn check_vcd_path(p: &Path) -> Result<()> {
     let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
     if let Some(d) = dir
@@ -424,6 +442,24 @@ fn check_vcd_path(p: &Path) -> Result<()> {
             p.display()
         )));
     }
+    if p.exists() && !p.is_file() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .map_err(|e| usage(format!("--vcd {}: cannot be written: {e}", p.display())))?;
+        return Ok(());
+    }
+    let d = dir.unwrap_or(Path::new("."));
+    tempfile::Builder::new()
+        .prefix(".moca-tmp-probe-")
+        .tempfile_in(d)
+        .map_err(|e| {
+            usage(format!(
+                "--vcd {}: cannot create a file in {}: {e}",
+                p.display(),
+                d.display()
+            ))
+        })?;
     Ok(())
 }
 
@@ -437,8 +473,9 @@ pub fn cosim_cmd(a: &CosimArgs) -> Result<ExitCode> {
         check_vcd_path(p)?;
     }
     let seed = a.seed.unwrap_or_else(clock_seed);
+    let cycles = a.cycles();
     let opts = CosimOptions {
-        cycles: a.cycles,
+        cycles,
         vcd: a.vcd.clone(),
         mismatch_vcd: Some(
             std::env::temp_dir().join(format!("moca-cosim-{}-seed{seed}.vcd", s.block())),
@@ -452,10 +489,10 @@ pub fn cosim_cmd(a: &CosimArgs) -> Result<ExitCode> {
     } else {
         println!(
             "moca cosim: seed {seed} (rerun: {})",
-            s.command(seed, a.cycles)
+            s.command(seed, cycles)
         );
     }
-    let pb = progress_bar(a.cycles, s.block());
+    let pb = progress_bar(cycles, s.block());
     let mut progress = |done: u64| {
         if let Some(pb) = &pb {
             pb.set_position(done);
@@ -482,7 +519,7 @@ pub fn cosim_cmd(a: &CosimArgs) -> Result<ExitCode> {
         println!("{stats}");
         print!("{r}");
         if !r.passed() {
-            println!("reproduce: {}", s.command(seed, a.cycles));
+            println!("reproduce: {}", s.command(seed, cycles));
         }
     }
     Ok(if r.passed() {
@@ -499,13 +536,7 @@ pub const SOC_MIN_MEM_ROWS: u32 = 8192;
 /// `value` as a checked parameter: `name=value is out of range: allowed lo..=hi` otherwise
 /// (the message format of `golden`'s range errors).
 pub fn in_range(name: &str, value: i64, lo: i64, hi: i64) -> Result<i64> {
-    if (lo..=hi).contains(&value) {
-        Ok(value)
-    } else {
-        Err(usage(format!(
-            "{name}={value} is out of range: allowed {lo}..={hi}"
-        )))
-    }
+    Ok(crate::args::check(name, value, &(lo..=hi))?)
 }
 
 /// A validated `--block soc` scenario (everything but the seed).
@@ -549,6 +580,11 @@ impl SocScenario {
                 )));
             }
         }
+        if a.cycles.is_some() {
+            return Err(usage(
+                "--cycles does not apply to --block soc: the SoC runs until every tile is idle",
+            ));
+        }
         if a.gemm.is_empty() {
             return Err(usage("--block soc needs --gemm IxJxK[,IxJxK...]"));
         }
@@ -557,12 +593,10 @@ impl SocScenario {
             .iter()
             .map(|g| g.parse::<GemmShape>().map_err(usage))
             .collect::<Result<Vec<_>>>()?;
-        let max_tiles = spec::MAX_PORTS as i64;
-        let tiles = in_range(
+        let tiles = crate::args::check_spec(
             "tiles",
             a.tiles.unwrap_or(shapes.len() as i64),
-            spec::MIN_PORTS as i64,
-            max_tiles,
+            &crate::args::TILES,
         )? as usize;
         if shapes.len() > tiles {
             return Err(usage(format!(
@@ -571,21 +605,15 @@ impl SocScenario {
                 shapes.len()
             )));
         }
-        let dim = in_range(
-            "dim",
-            a.dim.unwrap_or(4),
-            spec::tile::MIN_DIM as i64,
-            spec::tile::MAX_DIM as i64,
-        )? as usize;
-        let latency = in_range(
+        let dim = crate::args::check_spec("dim", a.dim.unwrap_or(4), &crate::args::DIM)? as usize;
+        let latency = crate::args::check_spec(
             "latency",
             a.latency
                 .unwrap_or(i64::from(spec::tile::DEFAULT_MEM_LATENCY)),
-            i64::from(spec::tile::MIN_MEM_LATENCY),
-            i64::from(spec::tile::MAX_MEM_LATENCY),
+            &crate::args::LATENCY,
         )? as u32;
         let shift = match a.shift {
-            Some(v) => in_range("shift", v, 0, i64::from(spec::tile::MAX_SHIFT))? as u8,
+            Some(v) => crate::args::check_spec("shift", v, &crate::args::SHIFT)? as u8,
             None => default_shift(shapes.iter().map(|g| g.k).max().unwrap_or(1)),
         };
         let mut throttles: Vec<(usize, ThrottleConfig)> = Vec::new();
@@ -607,7 +635,9 @@ impl SocScenario {
             if throttles.iter().any(|&(k, _)| k == tile) {
                 return Err(usage(format!("tile {tile} is throttled twice")));
             }
-            throttles.push((tile, ThrottleConfig::new(w, tt, None).map_err(usage)?));
+            let cfg = ThrottleConfig::new(w, tt, None).map_err(usage)?;
+            crate::args::warn_unstable(&format!("--throttle {t}"), &cfg);
+            throttles.push((tile, cfg));
         }
         // Memory: the GEMMs one after another from row 0 (as `place_gemms` lays them out).
         let mut end = 0u64;
@@ -843,7 +873,7 @@ mod tests {
 
     fn usage_msg(args: &[&str]) -> String {
         let e = Scenario::from_args(&parse(args)).unwrap_err();
-        assert!(e.downcast_ref::<crate::UsageError>().is_some(), "{e}");
+        assert!(crate::is_usage_error(&e), "{e}");
         e.to_string()
     }
 
@@ -886,7 +916,7 @@ mod tests {
         let args: Vec<&str> = cmd.split(' ').skip(2).collect();
         let again = parse(&args);
         assert_eq!(Scenario::from_args(&again).unwrap(), s);
-        assert_eq!((again.seed, again.cycles), (Some(3), 500));
+        assert_eq!((again.seed, again.cycles), (Some(3), Some(500)));
     }
 
     #[test]
@@ -900,7 +930,7 @@ mod tests {
             let a = parse(args);
             let s = Scenario::from_args(&a).unwrap();
             let opts = CosimOptions {
-                cycles: a.cycles,
+                cycles: a.cycles(),
                 ..Default::default()
             };
             let o = run_scenario(&s, 1, &opts, &mut |_| {}).unwrap();
@@ -932,7 +962,7 @@ mod tests {
     fn soc_usage_msg(args: &[&str]) -> String {
         let a = parse(&[&["--block", "soc"][..], args].concat());
         let e = SocScenario::from_args(&a).unwrap_err();
-        assert!(e.downcast_ref::<crate::UsageError>().is_some(), "{e}");
+        assert!(crate::is_usage_error(&e), "{e}");
         e.to_string()
     }
 

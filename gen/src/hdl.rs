@@ -45,10 +45,10 @@ impl Block {
 #[derive(Args, Clone, Debug, Default)]
 pub struct SocShape {
     /// SoC: number of tiles (1..=16; default 2).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+    #[arg(long, value_parser = crate::args::ranged::<u16>("tiles", crate::args::TILES))]
     pub tiles: Option<u16>,
     /// Tile and SoC: systolic array dimension DIM (2..=16; default 4).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(2..=16))]
+    #[arg(long, value_parser = crate::args::ranged::<u16>("dim", crate::args::DIM))]
     pub dim: Option<u16>,
     /// Tile and SoC: scratchpad rows per tile (4*DIM..=16384; default 64*DIM).
     #[arg(long)]
@@ -148,7 +148,7 @@ pub struct GenArgs {
     #[arg(long, value_enum)]
     pub block: Block,
     /// Arbiter: number of requesters (1..=16; default 4).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+    #[arg(long, value_parser = crate::args::ranged::<u16>("ports", crate::args::PORTS))]
     pub ports: Option<u16>,
     /// Tile and SoC shape.
     #[command(flatten)]
@@ -172,7 +172,7 @@ pub struct LintArgs {
     #[arg(long, value_enum)]
     pub block: Option<Block>,
     /// Arbiter: number of requesters (1..=16; default 4).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+    #[arg(long, value_parser = crate::args::ranged::<u16>("ports", crate::args::PORTS))]
     pub ports: Option<u16>,
     /// Tile and SoC shape.
     #[command(flatten)]
@@ -201,8 +201,7 @@ fn write_top(dir: &Path, top: &VerilogTop) -> Result<PathBuf> {
         ))
     })?;
     let path = dir.join(&top.file_name);
-    std::fs::write(&path, &top.text)
-        .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
+    crate::output::write_atomic(&path, top.text.as_bytes())?;
     Ok(path)
 }
 
