@@ -92,6 +92,23 @@ where
     }
 }
 
+/// Reject a flag given for a block it does not apply to: `flags` lists each flag (without
+/// dashes), whether the user gave it, and the blocks (`--block` values) it applies to. The one
+/// checker of every subcommand with a `--block`, so that a mistyped block cannot silently
+/// ignore a flag, and the one sentence: `--ports does not apply to --block tile: it applies to
+/// --block arbiter only`.
+pub fn check_applies(block: &str, flags: &[(&str, bool, &[&str])]) -> anyhow::Result<()> {
+    for (flag, set, applies) in flags {
+        if *set && !applies.contains(&block) {
+            return Err(crate::usage(format!(
+                "--{flag} does not apply to --block {block}: it applies to --block {} only",
+                applies.join(" and --block ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Warn (on stderr) when a throttle setting the user gave is below the stability limit
 /// ([`golden::spec::STABLE_TARGET`]): the one place that decides what happens to such settings,
 /// so that it can become an error in one edit. `who` names the flag, e.g. `--throttle 0:200:5`.

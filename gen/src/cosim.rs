@@ -179,32 +179,12 @@ impl Scenario {
     /// Validate the flags of `moca cosim` (bad values and flags for the other block are usage
     /// errors naming the allowed range).
     pub fn from_args(a: &CosimArgs) -> Result<Self> {
-        let only = |flag: &str, set: bool, block: &str| {
-            if set {
-                Err(usage(format!("--{flag} applies to --block {block} only")))
-            } else {
-                Ok(())
-            }
-        };
-        if a.block != CosimTarget::Soc {
-            for (flag, set) in [
-                ("tiles", a.tiles.is_some()),
-                ("dim", a.dim.is_some()),
-                ("gemm", !a.gemm.is_empty()),
-                ("throttle", !a.throttle.is_empty()),
-                ("latency", a.latency.is_some()),
-                ("shift", a.shift.is_some()),
-            ] {
-                only(flag, set, "soc")?;
-            }
-        }
+        a.check_flags()?;
         match a.block {
             CosimTarget::Soc => Err(usage(
                 "--block soc is a SoC scenario (see SocScenario::from_args)",
             )),
             CosimTarget::Throttle => {
-                only("ports", a.ports.is_some(), "arbiter")?;
-                only("policy", a.policy.is_some(), "arbiter")?;
                 let cfg = ThrottleConfig::new(
                     a.window.unwrap_or(DEFAULT_WINDOW),
                     a.target.unwrap_or(DEFAULT_TARGET),
@@ -221,14 +201,6 @@ impl Scenario {
                 })
             }
             CosimTarget::Arbiter => {
-                for (flag, set) in [
-                    ("window", a.window.is_some()),
-                    ("target", a.target.is_some()),
-                    ("burst", a.burst.is_some()),
-                    ("demand", a.demand.is_some()),
-                ] {
-                    only(flag, set, "throttle")?;
-                }
                 let ports =
                     check_ports(a.ports.unwrap_or(spec::DEFAULT_PORTS as i64)).map_err(usage)?;
                 Ok(Scenario::Arbiter {
@@ -415,6 +387,33 @@ pub fn progress_bar(total: u64, label: &str) -> Option<indicatif::ProgressBar> {
 pub const DEFAULT_CYCLES: u64 = 1_000_000;
 
 impl CosimArgs {
+    /// Reject a flag given for a block it does not apply to (see [`crate::args::check_applies`]).
+    pub fn check_flags(&self) -> Result<()> {
+        let block = match self.block {
+            CosimTarget::Throttle => "throttle",
+            CosimTarget::Arbiter => "arbiter",
+            CosimTarget::Soc => "soc",
+        };
+        crate::args::check_applies(
+            block,
+            &[
+                ("ports", self.ports.is_some(), &["arbiter"]),
+                ("policy", self.policy.is_some(), &["arbiter"]),
+                ("window", self.window.is_some(), &["throttle"]),
+                ("target", self.target.is_some(), &["throttle"]),
+                ("burst", self.burst.is_some(), &["throttle"]),
+                ("demand", self.demand.is_some(), &["throttle"]),
+                ("tiles", self.tiles.is_some(), &["soc"]),
+                ("dim", self.dim.is_some(), &["soc"]),
+                ("gemm", !self.gemm.is_empty(), &["soc"]),
+                ("throttle", !self.throttle.is_empty(), &["soc"]),
+                ("latency", self.latency.is_some(), &["soc"]),
+                ("shift", self.shift.is_some(), &["soc"]),
+                ("cycles", self.cycles.is_some(), &["throttle", "arbiter"]),
+            ],
+        )
+    }
+
     /// Cycles to simulate (`--cycles` or the default).
     pub fn cycles(&self) -> u64 {
         self.cycles.unwrap_or(DEFAULT_CYCLES)
@@ -566,25 +565,7 @@ fn shape_str(g: &GemmShape) -> String {
 impl SocScenario {
     /// Validate the SoC flags of `moca cosim` (usage errors name the allowed range).
     pub fn from_args(a: &CosimArgs) -> Result<Self> {
-        for (flag, set) in [
-            ("ports", a.ports.is_some()),
-            ("policy", a.policy.is_some()),
-            ("window", a.window.is_some()),
-            ("target", a.target.is_some()),
-            ("burst", a.burst.is_some()),
-            ("demand", a.demand.is_some()),
-        ] {
-            if set {
-                return Err(usage(format!(
-                    "--{flag} does not apply to --block soc (use --throttle TILE:W:T)"
-                )));
-            }
-        }
-        if a.cycles.is_some() {
-            return Err(usage(
-                "--cycles does not apply to --block soc: the SoC runs until every tile is idle",
-            ));
-        }
+        a.check_flags()?;
         if a.gemm.is_empty() {
             return Err(usage("--block soc needs --gemm IxJxK[,IxJxK...]"));
         }

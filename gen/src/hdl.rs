@@ -92,27 +92,18 @@ impl SocShape {
 /// Reject a flag given for a block it does not apply to (a usage error naming the flag and
 /// the blocks it applies to), so that a mistyped `--block` cannot silently ignore a flag.
 pub fn check_flags(block: Block, ports: Option<u16>, shape: &SocShape) -> Result<()> {
-    use Block::{Arbiter, Soc, Tile};
-    let flags: [(&str, bool, &[Block]); 7] = [
-        ("ports", ports.is_some(), &[Arbiter]),
-        ("tiles", shape.tiles.is_some(), &[Soc]),
-        ("dim", shape.dim.is_some(), &[Tile, Soc]),
-        ("sp-rows", shape.sp_rows.is_some(), &[Tile, Soc]),
-        ("acc-rows", shape.acc_rows.is_some(), &[Tile, Soc]),
-        ("mem-rows", shape.mem_rows.is_some(), &[Tile, Soc]),
-        ("latency", shape.latency.is_some(), &[Soc]),
-    ];
-    for (flag, set, applies) in flags {
-        if set && !applies.contains(&block) {
-            let names: Vec<&str> = applies.iter().map(|b| b.name()).collect();
-            return Err(usage(format!(
-                "--{flag} does not apply to --block {}: it applies to --block {} only",
-                block.name(),
-                names.join(" and --block ")
-            )));
-        }
-    }
-    Ok(())
+    crate::args::check_applies(
+        block.name(),
+        &[
+            ("ports", ports.is_some(), &["arbiter"]),
+            ("tiles", shape.tiles.is_some(), &["soc"]),
+            ("dim", shape.dim.is_some(), &["tile", "soc"]),
+            ("sp-rows", shape.sp_rows.is_some(), &["tile", "soc"]),
+            ("acc-rows", shape.acc_rows.is_some(), &["tile", "soc"]),
+            ("mem-rows", shape.mem_rows.is_some(), &["tile", "soc"]),
+            ("latency", shape.latency.is_some(), &["soc"]),
+        ],
+    )
 }
 
 /// Emit the Verilog of `block` (`ports` is used by the arbiter, `shape` by the tile and the

@@ -207,18 +207,13 @@ pub fn prove(problem: &FormalProblem, depth: u32, dir: &Path) -> Result<Vec<Verd
 
 /// `moca prove`.
 pub fn prove_cmd(a: &ProveArgs) -> Result<ExitCode> {
-    for (flag, set, applies) in [
-        ("ports", a.ports.is_some(), Block::Arbiter),
-        ("dim", a.dim.is_some(), Block::Tile),
-    ] {
-        if set && a.block != applies {
-            return Err(usage(format!(
-                "--{flag} does not apply to --block {}: it applies to --block {} only",
-                a.block.name(),
-                applies.name()
-            )));
-        }
-    }
+    crate::args::check_applies(
+        a.block.name(),
+        &[
+            ("ports", a.ports.is_some(), &["arbiter"]),
+            ("dim", a.dim.is_some(), &["tile"]),
+        ],
+    )?;
     let problem = match a.block {
         Block::Throttle => hw::formal::throttle(),
         Block::Arbiter => {
