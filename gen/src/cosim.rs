@@ -134,10 +134,10 @@ pub struct CosimArgs {
     /// keeps typical outputs inside int8). SoC only.
     #[arg(long)]
     pub shift: Option<i64>,
-    /// Cycles to simulate (at least 1). Throttle and arbiter only (the SoC runs until idle).
-    #[arg(long, default_value_t = 1_000_000,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub cycles: u64,
+    /// Cycles to simulate (at least 1; default 1000000). Throttle and arbiter only (the SoC
+    /// runs until every tile is idle).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub cycles: Option<u64>,
     /// Stimulus seed (default: from the clock; always printed).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -179,52 +179,28 @@ impl Scenario {
     /// Validate the flags of `moca cosim` (bad values and flags for the other block are usage
     /// errors naming the allowed range).
     pub fn from_args(a: &CosimArgs) -> Result<Self> {
-        let only = |flag: &str, set: bool, block: &str| {
-            if set {
-                Err(usage(format!("--{flag} applies to --block {block} only")))
-            } else {
-                Ok(())
-            }
-        };
-        if a.block != CosimTarget::Soc {
-            for (flag, set) in [
-                ("tiles", a.tiles.is_some()),
-                ("dim", a.dim.is_some()),
-                ("gemm", !a.gemm.is_empty()),
-                ("throttle", !a.throttle.is_empty()),
-                ("latency", a.latency.is_some()),
-                ("shift", a.shift.is_some()),
-            ] {
-                only(flag, set, "soc")?;
-            }
-        }
+        a.check_flags()?;
         match a.block {
             CosimTarget::Soc => Err(usage(
                 "--block soc is a SoC scenario (see SocScenario::from_args)",
             )),
             CosimTarget::Throttle => {
-                only("ports", a.ports.is_some(), "arbiter")?;
-                only("policy", a.policy.is_some(), "arbiter")?;
                 let cfg = ThrottleConfig::new(
                     a.window.unwrap_or(DEFAULT_WINDOW),
                     a.target.unwrap_or(DEFAULT_TARGET),
                     a.burst,
                 )
                 .map_err(usage)?;
+                crate::args::warn_unstable(
+                    &format!("--window {} --target {}", cfg.window, cfg.target),
+                    &cfg,
+                );
                 Ok(Scenario::Throttle {
                     cfg,
                     demand: a.demand.unwrap_or(DemandArg::Random),
                 })
             }
             CosimTarget::Arbiter => {
-                for (flag, set) in [
-                    ("window", a.window.is_some()),
-                    ("target", a.target.is_some()),
-                    ("burst", a.burst.is_some()),
-                    ("demand", a.demand.is_some()),
-                ] {
-                    only(flag, set, "throttle")?;
-                }
                 let ports =
                     check_ports(a.ports.unwrap_or(spec::DEFAULT_PORTS as i64)).map_err(usage)?;
                 Ok(Scenario::Arbiter {
@@ -407,6 +383,47 @@ pub fn progress_bar(total: u64, label: &str) -> Option<indicatif::ProgressBar> {
     Some(pb)
 }
 
+/// Default `--cycles` of the throttle and the arbiter.
+pub const DEFAULT_CYCLES: u64 = 1_000_000;
+
+impl CosimArgs {
+    /// Reject a flag given for a block it does not apply to (see [`crate::args::check_applies`]).
+    pub fn check_flags(&self) -> Result<()> {
+        let block = match self.block {
+            CosimTarget::Throttle => "throttle",
+            CosimTarget::Arbiter => "arbiter",
+            CosimTarget::Soc => "soc",
+        };
+        crate::args::check_applies(
+            block,
+            &[
+                ("ports", self.ports.is_some(), &["arbiter"]),
+                ("policy", self.policy.is_some(), &["arbiter"]),
+                ("window", self.window.is_some(), &["throttle"]),
+                ("target", self.target.is_some(), &["throttle"]),
+                ("burst", self.burst.is_some(), &["throttle"]),
+                ("demand", self.demand.is_some(), &["throttle"]),
+                ("tiles", self.tiles.is_some(), &["soc"]),
+                ("dim", self.dim.is_some(), &["soc"]),
+                ("gemm", !self.gemm.is_empty(), &["soc"]),
+                ("throttle", !self.throttle.is_empty(), &["soc"]),
+                ("latency", self.latency.is_some(), &["soc"]),
+                ("shift", self.shift.is_some(), &["soc"]),
+                ("cycles", self.cycles.is_some(), &["throttle", "arbiter"]),
+            ],
+        )
+    }
+
+    /// Cycles to simulate (`--cycles` or the default).
+    pub fn cycles(&self) -> u64 {
+        self.cycles.unwrap_or(DEFAULT_CYCLES)
+    }
+}
+
+/// Check up front that `--vcd FILE` can be written (its directory exists and takes a new file;
+/// an existing device or pipe opens for writing), so a bad path is a usage error before the
+/// run, not after it. Space is checked as it is used: a full disk ends the run with an error
+/// (never a hang, see `sim::shim`), and no partial file is left under the name.
 fn check_vcd_path(p: &Path) -> Result<()> {
     let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
     if let Some(d) = dir
@@ -424,6 +441,24 @@ fn check_vcd_path(p: &Path) -> Result<()> {
             p.display()
         )));
     }
+    if p.exists() && !p.is_file() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .map_err(|e| usage(format!("--vcd {}: cannot be written: {e}", p.display())))?;
+        return Ok(());
+    }
+    let d = dir.unwrap_or(Path::new("."));
+    tempfile::Builder::new()
+        .prefix(".moca-tmp-probe-")
+        .tempfile_in(d)
+        .map_err(|e| {
+            usage(format!(
+                "--vcd {}: cannot create a file in {}: {e}",
+                p.display(),
+                d.display()
+            ))
+        })?;
     Ok(())
 }
 
@@ -437,8 +472,9 @@ pub fn cosim_cmd(a: &CosimArgs) -> Result<ExitCode> {
         check_vcd_path(p)?;
     }
     let seed = a.seed.unwrap_or_else(clock_seed);
+    let cycles = a.cycles();
     let opts = CosimOptions {
-        cycles: a.cycles,
+        cycles,
         vcd: a.vcd.clone(),
         mismatch_vcd: Some(
             std::env::temp_dir().join(format!("moca-cosim-{}-seed{seed}.vcd", s.block())),
@@ -452,10 +488,10 @@ pub fn cosim_cmd(a: &CosimArgs) -> Result<ExitCode> {
     } else {
         println!(
             "moca cosim: seed {seed} (rerun: {})",
-            s.command(seed, a.cycles)
+            s.command(seed, cycles)
         );
     }
-    let pb = progress_bar(a.cycles, s.block());
+    let pb = progress_bar(cycles, s.block());
     let mut progress = |done: u64| {
         if let Some(pb) = &pb {
             pb.set_position(done);
@@ -482,7 +518,7 @@ pub fn cosim_cmd(a: &CosimArgs) -> Result<ExitCode> {
         println!("{stats}");
         print!("{r}");
         if !r.passed() {
-            println!("reproduce: {}", s.command(seed, a.cycles));
+            println!("reproduce: {}", s.command(seed, cycles));
         }
     }
     Ok(if r.passed() {
@@ -499,13 +535,7 @@ pub const SOC_MIN_MEM_ROWS: u32 = 8192;
 /// `value` as a checked parameter: `name=value is out of range: allowed lo..=hi` otherwise
 /// (the message format of `golden`'s range errors).
 pub fn in_range(name: &str, value: i64, lo: i64, hi: i64) -> Result<i64> {
-    if (lo..=hi).contains(&value) {
-        Ok(value)
-    } else {
-        Err(usage(format!(
-            "{name}={value} is out of range: allowed {lo}..={hi}"
-        )))
-    }
+    Ok(crate::args::check(name, value, &(lo..=hi))?)
 }
 
 /// A validated `--block soc` scenario (everything but the seed).
@@ -535,20 +565,7 @@ fn shape_str(g: &GemmShape) -> String {
 impl SocScenario {
     /// Validate the SoC flags of `moca cosim` (usage errors name the allowed range).
     pub fn from_args(a: &CosimArgs) -> Result<Self> {
-        for (flag, set) in [
-            ("ports", a.ports.is_some()),
-            ("policy", a.policy.is_some()),
-            ("window", a.window.is_some()),
-            ("target", a.target.is_some()),
-            ("burst", a.burst.is_some()),
-            ("demand", a.demand.is_some()),
-        ] {
-            if set {
-                return Err(usage(format!(
-                    "--{flag} does not apply to --block soc (use --throttle TILE:W:T)"
-                )));
-            }
-        }
+        a.check_flags()?;
         if a.gemm.is_empty() {
             return Err(usage("--block soc needs --gemm IxJxK[,IxJxK...]"));
         }
@@ -557,12 +574,10 @@ impl SocScenario {
             .iter()
             .map(|g| g.parse::<GemmShape>().map_err(usage))
             .collect::<Result<Vec<_>>>()?;
-        let max_tiles = spec::MAX_PORTS as i64;
-        let tiles = in_range(
+        let tiles = crate::args::check_spec(
             "tiles",
             a.tiles.unwrap_or(shapes.len() as i64),
-            spec::MIN_PORTS as i64,
-            max_tiles,
+            &crate::args::TILES,
         )? as usize;
         if shapes.len() > tiles {
             return Err(usage(format!(
@@ -571,21 +586,15 @@ impl SocScenario {
                 shapes.len()
             )));
         }
-        let dim = in_range(
-            "dim",
-            a.dim.unwrap_or(4),
-            spec::tile::MIN_DIM as i64,
-            spec::tile::MAX_DIM as i64,
-        )? as usize;
-        let latency = in_range(
+        let dim = crate::args::check_spec("dim", a.dim.unwrap_or(4), &crate::args::DIM)? as usize;
+        let latency = crate::args::check_spec(
             "latency",
             a.latency
                 .unwrap_or(i64::from(spec::tile::DEFAULT_MEM_LATENCY)),
-            i64::from(spec::tile::MIN_MEM_LATENCY),
-            i64::from(spec::tile::MAX_MEM_LATENCY),
+            &crate::args::LATENCY,
         )? as u32;
         let shift = match a.shift {
-            Some(v) => in_range("shift", v, 0, i64::from(spec::tile::MAX_SHIFT))? as u8,
+            Some(v) => crate::args::check_spec("shift", v, &crate::args::SHIFT)? as u8,
             None => default_shift(shapes.iter().map(|g| g.k).max().unwrap_or(1)),
         };
         let mut throttles: Vec<(usize, ThrottleConfig)> = Vec::new();
@@ -607,7 +616,9 @@ impl SocScenario {
             if throttles.iter().any(|&(k, _)| k == tile) {
                 return Err(usage(format!("tile {tile} is throttled twice")));
             }
-            throttles.push((tile, ThrottleConfig::new(w, tt, None).map_err(usage)?));
+            let cfg = ThrottleConfig::new(w, tt, None).map_err(usage)?;
+            crate::args::warn_unstable(&format!("--throttle {t}"), &cfg);
+            throttles.push((tile, cfg));
         }
         // Memory: the GEMMs one after another from row 0 (as `place_gemms` lays them out).
         let mut end = 0u64;
@@ -843,7 +854,7 @@ mod tests {
 
     fn usage_msg(args: &[&str]) -> String {
         let e = Scenario::from_args(&parse(args)).unwrap_err();
-        assert!(e.downcast_ref::<crate::UsageError>().is_some(), "{e}");
+        assert!(crate::is_usage_error(&e), "{e}");
         e.to_string()
     }
 
@@ -886,7 +897,7 @@ mod tests {
         let args: Vec<&str> = cmd.split(' ').skip(2).collect();
         let again = parse(&args);
         assert_eq!(Scenario::from_args(&again).unwrap(), s);
-        assert_eq!((again.seed, again.cycles), (Some(3), 500));
+        assert_eq!((again.seed, again.cycles), (Some(3), Some(500)));
     }
 
     #[test]
@@ -900,7 +911,7 @@ mod tests {
             let a = parse(args);
             let s = Scenario::from_args(&a).unwrap();
             let opts = CosimOptions {
-                cycles: a.cycles,
+                cycles: a.cycles(),
                 ..Default::default()
             };
             let o = run_scenario(&s, 1, &opts, &mut |_| {}).unwrap();
@@ -932,7 +943,7 @@ mod tests {
     fn soc_usage_msg(args: &[&str]) -> String {
         let a = parse(&[&["--block", "soc"][..], args].concat());
         let e = SocScenario::from_args(&a).unwrap_err();
-        assert!(e.downcast_ref::<crate::UsageError>().is_some(), "{e}");
+        assert!(crate::is_usage_error(&e), "{e}");
         e.to_string()
     }
 

@@ -5,14 +5,13 @@
 //! measured on both sides: golden `TilePerf::finish_cycle`, and in Verilator the cycle after
 //! the last one in which `idle$1` was 0 (a separate RTL-only run with the same stimulus).
 
-use crate::cosim::{SocScenario, in_range, run_soc};
+use crate::cosim::{SocScenario, run_soc};
 use crate::usage;
 use anyhow::{Context, Result};
 use clap::Args;
 use golden::cfg::ThrottleConfig;
 use golden::compile::GemmShape;
 use golden::soc::SocParams;
-use golden::spec;
 use golden::tile::TileParams;
 use serde_json::json;
 use sim::CompiledModel;
@@ -124,24 +123,18 @@ pub fn measure(
 
 /// `moca effect`.
 pub fn effect_cmd(a: &EffectArgs) -> Result<ExitCode> {
-    let dim = in_range(
-        "dim",
-        a.dim,
-        spec::tile::MIN_DIM as i64,
-        spec::tile::MAX_DIM as i64,
-    )? as usize;
-    let latency = in_range(
-        "latency",
-        a.latency,
-        i64::from(spec::tile::MIN_MEM_LATENCY),
-        i64::from(spec::tile::MAX_MEM_LATENCY),
-    )? as u32;
+    let dim = crate::args::check_spec("dim", a.dim, &crate::args::DIM)? as usize;
+    let latency = crate::args::check_spec("latency", a.latency, &crate::args::LATENCY)? as u32;
     let thr = ThrottleConfig::new(a.window, a.target, None).map_err(usage)?;
     if thr.window == 0 {
         return Err(usage(
             "WINDOW=0 switches the throttle off: allowed 2..=65535 here",
         ));
     }
+    crate::args::warn_unstable(
+        &format!("--window {} --target {}", thr.window, thr.target),
+        &thr,
+    );
     let (shape, [alone, corun, throttled]) = measure(dim, latency, thr)?;
     let runs = [
         ("alone", alone),

@@ -3,17 +3,17 @@
 //! The heavy lifting lives in `multitenant` (`multitenant::experiment`, `multitenant::system`, `multitenant::sched`,
 //! `multitenant::runtime`); this module parses flags, runs in parallel and writes reports.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use multitenant::experiment::{self, Cell, RunConfig, RunReport};
 use multitenant::runtime::{self, CoRunner, Partition, TaskState};
 use multitenant::sched::Policy;
 use multitenant::system::Profiles;
-use multitenant::workload::Experiment;
+use multitenant::workload::{Experiment, WorkloadError};
 use rayon::prelude::*;
 use serde_json::json;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 mod calibrate;
@@ -52,8 +52,10 @@ impl ExperimentSource {
             None => Experiment::artifact(),
         };
         if let Some(p) = &self.layers {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("{}: cannot read", p.display()))?;
+            let text = std::fs::read_to_string(p).map_err(|source| WorkloadError::Io {
+                file: p.display().to_string(),
+                source,
+            })?;
             exp = exp.with_layers(&p.display().to_string(), &text)?;
         }
         Ok(exp)

@@ -45,10 +45,10 @@ impl Block {
 #[derive(Args, Clone, Debug, Default)]
 pub struct SocShape {
     /// SoC: number of tiles (1..=16; default 2).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+    #[arg(long, value_parser = crate::args::ranged::<u16>("tiles", crate::args::TILES))]
     pub tiles: Option<u16>,
     /// Tile and SoC: systolic array dimension DIM (2..=16; default 4).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(2..=16))]
+    #[arg(long, value_parser = crate::args::ranged::<u16>("dim", crate::args::DIM))]
     pub dim: Option<u16>,
     /// Tile and SoC: scratchpad rows per tile (4*DIM..=16384; default 64*DIM).
     #[arg(long)]
@@ -92,27 +92,18 @@ impl SocShape {
 /// Reject a flag given for a block it does not apply to (a usage error naming the flag and
 /// the blocks it applies to), so that a mistyped `--block` cannot silently ignore a flag.
 pub fn check_flags(block: Block, ports: Option<u16>, shape: &SocShape) -> Result<()> {
-    use Block::{Arbiter, Soc, Tile};
-    let flags: [(&str, bool, &[Block]); 7] = [
-        ("ports", ports.is_some(), &[Arbiter]),
-        ("tiles", shape.tiles.is_some(), &[Soc]),
-        ("dim", shape.dim.is_some(), &[Tile, Soc]),
-        ("sp-rows", shape.sp_rows.is_some(), &[Tile, Soc]),
-        ("acc-rows", shape.acc_rows.is_some(), &[Tile, Soc]),
-        ("mem-rows", shape.mem_rows.is_some(), &[Tile, Soc]),
-        ("latency", shape.latency.is_some(), &[Soc]),
-    ];
-    for (flag, set, applies) in flags {
-        if set && !applies.contains(&block) {
-            let names: Vec<&str> = applies.iter().map(|b| b.name()).collect();
-            return Err(usage(format!(
-                "--{flag} does not apply to --block {}: it applies to --block {} only",
-                block.name(),
-                names.join(" and --block ")
-            )));
-        }
-    }
-    Ok(())
+    crate::args::check_applies(
+        block.name(),
+        &[
+            ("ports", ports.is_some(), &["arbiter"]),
+            ("tiles", shape.tiles.is_some(), &["soc"]),
+            ("dim", shape.dim.is_some(), &["tile", "soc"]),
+            ("sp-rows", shape.sp_rows.is_some(), &["tile", "soc"]),
+            ("acc-rows", shape.acc_rows.is_some(), &["tile", "soc"]),
+            ("mem-rows", shape.mem_rows.is_some(), &["tile", "soc"]),
+            ("latency", shape.latency.is_some(), &["soc"]),
+        ],
+    )
 }
 
 /// Emit the Verilog of `block` (`ports` is used by the arbiter, `shape` by the tile and the
@@ -148,7 +139,7 @@ pub struct GenArgs {
     #[arg(long, value_enum)]
     pub block: Block,
     /// Arbiter: number of requesters (1..=16; default 4).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+    #[arg(long, value_parser = crate::args::ranged::<u16>("ports", crate::args::PORTS))]
     pub ports: Option<u16>,
     /// Tile and SoC shape.
     #[command(flatten)]
@@ -172,7 +163,7 @@ pub struct LintArgs {
     #[arg(long, value_enum)]
     pub block: Option<Block>,
     /// Arbiter: number of requesters (1..=16; default 4).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+    #[arg(long, value_parser = crate::args::ranged::<u16>("ports", crate::args::PORTS))]
     pub ports: Option<u16>,
     /// Tile and SoC shape.
     #[command(flatten)]
@@ -201,8 +192,7 @@ fn write_top(dir: &Path, top: &VerilogTop) -> Result<PathBuf> {
         ))
     })?;
     let path = dir.join(&top.file_name);
-    std::fs::write(&path, &top.text)
-        .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
+    crate::output::write_atomic(&path, top.text.as_bytes())?;
     Ok(path)
 }
 

@@ -1,11 +1,13 @@
 //! `moca`: generate, lint, co-simulate and experiment with MoCA multi-tenant accelerator
 //! hardware. See `moca --help`.
 
+mod args;
 mod cosim;
 mod effect;
 mod experiments;
 mod fuzz;
 mod hdl;
+mod output;
 mod prove;
 mod rate;
 mod regime;
@@ -21,6 +23,27 @@ use std::process::ExitCode;
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+/// The one place that decides "usage error" (exit code 2): `e`, or any error it wraps, is a
+/// [`UsageError`], an [`args::OutOfRange`] or one of the libraries' typed input errors (a bad
+/// workload file, register value, task count, workload set, QoS level or policy). Everything
+/// else (a failed check, a tool or an I/O failure) is exit code 1.
+pub fn is_usage_error(e: &anyhow::Error) -> bool {
+    use multitenant::experiment::ExperimentError;
+    e.chain().any(|c| {
+        c.is::<UsageError>()
+            || c.is::<args::OutOfRange>()
+            || c.is::<multitenant::workload::WorkloadError>()
+            || c.is::<multitenant::sched::UnknownPolicy>()
+            || c.is::<golden::cfg::ConfigError>()
+            || matches!(
+                c.downcast_ref::<golden::tile::TileError>(),
+                Some(golden::tile::TileError::OutOfRange { .. })
+            )
+            || c.downcast_ref::<ExperimentError>()
+                .is_some_and(|x| !matches!(x, ExperimentError::Sim(_)))
+    })
+}
 
 /// Build a [`UsageError`] from anything printable.
 pub fn usage(msg: impl std::fmt::Display) -> anyhow::Error {
@@ -39,7 +62,7 @@ pub fn usage(msg: impl std::fmt::Display) -> anyhow::Error {
         Typical flow:\n  moca gen --block throttle -o rtl/      # Verilog for your FPGA flow\n  \
         moca lint                              # verilator -Wall + iverilog on it\n  \
         moca cosim --block throttle --cycles 1000000   # RTL vs golden in lockstep\n  \
-        moca rate --window 100 --target 25     # what a register setting grants\n\n\
+        moca rate --setting 100:25             # what a register setting grants\n\n\
         Exit codes: 0 success, 1 a check failed (lint warning, co-simulation mismatch), \
         2 bad input."
 )]
@@ -102,6 +125,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// The error and its causes, each printed once: a cause whose text the message already holds
+/// (a library error that prints its own source) is not repeated.
+fn message(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for c in e.chain() {
+        let t = c.to_string();
+        if msg.is_empty() {
+            msg = t;
+        } else if !msg.contains(&t) {
+            msg = format!("{msg}: {t}");
+        }
+    }
+    msg
+}
+
 fn main() -> ExitCode {
     // Like other Unix tools, stop quietly when the reader of our output goes away
     // (`moca calibrate | head`) instead of panicking in `println!`.
@@ -114,8 +152,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("moca: error: {e:#}");
-            if e.downcast_ref::<UsageError>().is_some() {
+            eprintln!("moca: error: {}", message(&e));
+            if is_usage_error(&e) {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)

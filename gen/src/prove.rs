@@ -36,11 +36,11 @@ pub struct ProveArgs {
     #[arg(long, value_enum)]
     pub block: Block,
     /// Arbiter: number of requesters (1..=16; default 4).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+    #[arg(long, value_parser = crate::args::ranged::<u16>("ports", crate::args::PORTS))]
     pub ports: Option<u16>,
     /// Tile: array dimension DIM (2..=16; default 2). The tile is proven at its smallest
     /// storage (`4*DIM` scratchpad, `2*DIM` accumulator rows, 64 memory rows).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(2..=16))]
+    #[arg(long, value_parser = crate::args::ranged::<u16>("dim", crate::args::DIM))]
     pub dim: Option<u16>,
     /// Largest induction length tried (and bounded-check depth when induction does not close).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
@@ -207,18 +207,13 @@ pub fn prove(problem: &FormalProblem, depth: u32, dir: &Path) -> Result<Vec<Verd
 
 /// `moca prove`.
 pub fn prove_cmd(a: &ProveArgs) -> Result<ExitCode> {
-    for (flag, set, applies) in [
-        ("ports", a.ports.is_some(), Block::Arbiter),
-        ("dim", a.dim.is_some(), Block::Tile),
-    ] {
-        if set && a.block != applies {
-            return Err(usage(format!(
-                "--{flag} does not apply to --block {}: it applies to --block {} only",
-                a.block.name(),
-                applies.name()
-            )));
-        }
-    }
+    crate::args::check_applies(
+        a.block.name(),
+        &[
+            ("ports", a.ports.is_some(), &["arbiter"]),
+            ("dim", a.dim.is_some(), &["tile"]),
+        ],
+    )?;
     let problem = match a.block {
         Block::Throttle => hw::formal::throttle(),
         Block::Arbiter => {

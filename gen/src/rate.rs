@@ -13,7 +13,9 @@ use std::process::ExitCode;
 #[command(
     long_about = "Drive the throttle with saturating demand (a request every cycle, the \
     bus always ready) and print the granted rate beside TARGET/WINDOW. Each --setting is \
-    WINDOW:TARGET[:BURST]. With --rtl the Rust-HDL model runs too (slower) and must agree.\n\n\
+    WINDOW:TARGET[:BURST]. With --rtl the Rust-HDL model runs too, over the same number of \
+    windows (slower), and its granted beats are compared with golden's: any difference is \
+    printed and the command exits 1.\n\n\
     Example: moca rate --setting 100:25 --setting 200:20 --windows 1000"
 )]
 pub struct RateArgs {
@@ -94,17 +96,35 @@ pub fn rate_cmd(a: &RateArgs) -> Result<ExitCode> {
                 "--setting: WINDOW 0 switches the throttle off; nothing to measure",
             ));
         }
-        if let Some(w) = cfg.stability_warning() {
-            eprintln!("moca: warning: {}:{}: {w}", cfg.window, cfg.target);
-        }
+        crate::args::warn_unstable(&format!("--setting {}:{}", cfg.window, cfg.target), cfg);
         let g = saturated_rate(cfg, a.beats, a.windows);
         let rtl = if a.rtl {
-            Some(rtl_rate(cfg, a.beats, a.windows.min(200))?)
+            Some(rtl_rate(cfg, a.beats, a.windows)?)
         } else {
             None
         };
         rows.push((cfg, g, rtl));
     }
+    // The RTL must grant exactly what golden grants over the same cycles.
+    let differ: Vec<String> = rows
+        .iter()
+        .filter_map(|(c, g, r)| {
+            r.filter(|&x| x != g.rate).map(|x| {
+                format!(
+                    "{}:{}:{}: rust-hdl granted {x:.6} beats/cycle, golden {:.6}",
+                    c.window, c.target, c.burst, g.rate
+                )
+            })
+        })
+        .collect();
+    for d in &differ {
+        eprintln!("moca rate: RTL differs from golden: {d}");
+    }
+    let code = if differ.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    };
     if a.json {
         let v: Vec<_> = rows
             .iter()
@@ -118,7 +138,7 @@ pub fn rate_cmd(a: &RateArgs) -> Result<ExitCode> {
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
     }
     println!(
         "{:>6} {:>6} {:>6}  {:>9} {:>9} {:>8}{}",
@@ -128,11 +148,7 @@ pub fn rate_cmd(a: &RateArgs) -> Result<ExitCode> {
         "T/W",
         "granted",
         "error",
-        if a.rtl {
-            "  rust-hdl (200 windows)"
-        } else {
-            ""
-        }
+        if a.rtl { "  rust-hdl" } else { "" }
     );
     for (c, g, r) in &rows {
         println!(
@@ -146,5 +162,5 @@ pub fn rate_cmd(a: &RateArgs) -> Result<ExitCode> {
             r.map(|x| format!("  {x:.4}")).unwrap_or_default()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }

@@ -49,7 +49,7 @@ pub struct SynthArgs {
     #[arg(long, value_enum)]
     pub block: Block,
     /// Arbiter: number of requesters (1..=16; default 4).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+    #[arg(long, value_parser = crate::args::ranged::<u16>("ports", crate::args::PORTS))]
     pub ports: Option<u16>,
     /// Tile and SoC shape.
     #[command(flatten)]

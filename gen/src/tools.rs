@@ -112,9 +112,9 @@ impl Tool {
     }
 }
 
-/// Write `text` to `path`, creating the parent directory.
+/// Write `text` to `path` atomically (see [`crate::output::write_atomic`]).
 pub fn write_file(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    crate::output::write_atomic(path, text.as_bytes())
 }
 
 /// A working directory: the user's `--out DIR` (created if missing; a failure is bad input),

@@ -53,15 +53,15 @@ pub struct CalibrateArgs {
     /// Search the simulator's constants that fit the reference best.
     #[arg(long)]
     pub fit: bool,
-    /// `--against soc`: tiles' array dimension DIM (2..=16).
-    #[arg(long, default_value_t = 4)]
-    pub dim: usize,
-    /// `--against soc`: shared-memory latency L in cycles (1..=1024).
-    #[arg(long, default_value_t = golden::spec::tile::DEFAULT_MEM_LATENCY)]
-    pub latency: u32,
-    /// `--against soc`: seed of the matrices' values (printed).
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    /// `--against soc` only: tiles' array dimension DIM (2..=16; default 4).
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// `--against soc` only: shared-memory latency L in cycles (1..=1024; default 16).
+    #[arg(long)]
+    pub latency: Option<u32>,
+    /// `--against soc` only: seed of the matrices' values (default 1; printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -69,6 +69,24 @@ pub struct CalibrateArgs {
 
 /// `moca calibrate`.
 pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
+    if args.against != Against::Soc {
+        for (flag, set) in [
+            ("dim", args.dim.is_some()),
+            ("latency", args.latency.is_some()),
+            ("seed", args.seed.is_some()),
+        ] {
+            if set {
+                return Err(crate::usage(format!(
+                    "--{flag} applies to --against soc only"
+                )));
+            }
+        }
+    } else if args.source.layers.is_some() {
+        return Err(crate::usage(
+            "--layers does not apply to --against soc: it calibrates on GEMM scenarios, not on \
+             networks (--config still sets the simulator's parameters)",
+        ));
+    }
     let exp = args.source.load()?;
     match args.against {
         Against::Artifact => calibrate_artifact(&exp, args),
@@ -140,11 +158,15 @@ fn calibrate_artifact(exp: &Experiment, args: &CalibrateArgs) -> Result<()> {
 fn calibrate_soc(exp: &Experiment, args: &CalibrateArgs) -> Result<()> {
     use golden::soc::SocParams;
     use multitenant::soc_calibration as sc;
-    let mut soc = SocParams::new(4, args.dim).map_err(crate::usage)?;
-    soc.latency = args.latency;
+    let dim = args.dim.unwrap_or(4);
+    let seed = args.seed.unwrap_or(1);
+    let mut soc = SocParams::new(4, dim).map_err(crate::usage)?;
+    soc.latency = args
+        .latency
+        .unwrap_or(golden::spec::tile::DEFAULT_MEM_LATENCY);
     soc.validate().map_err(crate::usage)?;
-    let scenarios = sc::default_scenarios(args.dim);
-    let runs = sc::measure_soc(exp, &soc, &scenarios, args.seed)
+    let scenarios = sc::default_scenarios(dim);
+    let runs = sc::measure_soc(exp, &soc, &scenarios, seed)
         .context("running the calibration scenarios on the golden SoC")?;
     let c = if args.fit {
         sc::fit(&runs, &exp.sim)?
@@ -153,14 +175,14 @@ fn calibrate_soc(exp: &Experiment, args: &CalibrateArgs) -> Result<()> {
     };
     if args.json {
         let mut v = serde_json::to_value(&c)?;
-        v["seed"] = json!(args.seed);
+        v["seed"] = json!(seed);
         v["fit"] = json!(args.fit);
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     println!(
         "golden SoC: {} tiles, DIM {}, L {}; seed {} (matrix values; every result checked)",
-        c.tiles, c.dim, c.latency, args.seed
+        c.tiles, c.dim, c.latency, seed
     );
     println!(
         "simulator: overlap_serialization {}, queueing_factor {}{}",
@@ -225,24 +247,34 @@ mod tests {
             source: ExperimentSource::default(),
             against: Against::Soc,
             fit: true,
-            dim: 2,
-            latency: 8,
-            seed: 3,
+            dim: Some(2),
+            latency: Some(8),
+            seed: Some(3),
             json: true,
         };
         calibrate(&args).unwrap();
         calibrate(&CalibrateArgs {
             against: Against::Artifact,
+            dim: None,
+            latency: None,
+            seed: None,
             ..args.clone()
         })
         .unwrap();
+        // A flag of the other reference is an error, not ignored.
+        let e = calibrate(&CalibrateArgs {
+            against: Against::Artifact,
+            ..args.clone()
+        })
+        .unwrap_err();
+        assert_eq!(e.to_string(), "--dim applies to --against soc only");
         for (dim, latency, msg) in [
             (1, 8, "dim=1 is out of range: allowed 2..=16"),
             (4, 0, "latency=0 is out of range: allowed 1..=1024"),
         ] {
             let e = calibrate(&CalibrateArgs {
-                dim,
-                latency,
+                dim: Some(dim),
+                latency: Some(latency),
                 ..args.clone()
             })
             .unwrap_err();

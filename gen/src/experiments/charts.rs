@@ -1,140 +1,163 @@
-//! The sweep's SVG charts (and `bandwidth.csv`, the data of the bandwidth chart).
+//! The sweep's charts, drawn with `plotters` (SVG; every chart has a title, labelled axes with
+//! ticks and values, and a legend), and `bandwidth.csv`, the data of the bandwidth chart.
 
 use super::*;
+use plotters::prelude::*;
 
-const COLORS: [&str; 4] = ["#1b9e77", "#7570b3", "#d95f02", "#e7298a"];
+/// One colour per policy, in [`Policy::ALL`] order.
+const POLICY_COLORS: [RGBColor; 4] = [
+    RGBColor(0x1b, 0x9e, 0x77),
+    RGBColor(0x75, 0x70, 0xb3),
+    RGBColor(0xd9, 0x5f, 0x02),
+    RGBColor(0xe7, 0x29, 0x8a),
+];
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+/// One colour per network (cycled).
+const NET_COLORS: [RGBColor; 8] = [
+    RGBColor(0x1b, 0x9e, 0x77),
+    RGBColor(0xd9, 0x5f, 0x02),
+    RGBColor(0x75, 0x70, 0xb3),
+    RGBColor(0xe7, 0x29, 0x8a),
+    RGBColor(0x66, 0xa6, 0x1e),
+    RGBColor(0xe6, 0xab, 0x02),
+    RGBColor(0xa6, 0x76, 0x1d),
+    RGBColor(0x66, 0x66, 0x66),
+];
+
+fn draw_err<E: std::fmt::Display>(e: E) -> anyhow::Error {
+    anyhow::anyhow!("drawing a chart: {e}")
 }
 
-/// A grouped bar chart: one group per (set, QoS), one bar per policy.
-pub fn bar_chart(cells: &[Cell], title: &str, value: impl Fn(&Cell) -> f64) -> String {
+/// A grouped bar chart: one group per (set, QoS), one bar per policy, a dashed line at 1 (the
+/// static partition).
+pub fn bar_chart(cells: &[Cell], title: &str, value: impl Fn(&Cell) -> f64) -> Result<String> {
     let mut groups: Vec<(String, String)> = cells
         .iter()
         .map(|c| (c.set.clone(), c.qos.clone()))
         .collect();
-    groups.dedup();
     groups.sort();
     groups.dedup();
-    let vals: Vec<f64> = cells.iter().map(&value).filter(|v| v.is_finite()).collect();
-    let vmax = vals.iter().cloned().fold(1.0, f64::max) * 1.1;
-    let (w, h, left, top, bottom) = (80.0 + 70.0 * groups.len() as f64, 320.0, 50.0, 40.0, 60.0);
-    let plot_h = h - top - bottom;
-    let y = |v: f64| top + plot_h * (1.0 - v / vmax);
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{h:.0}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{:.0}\" y=\"20\" text-anchor=\"middle\" font-size=\"13\">{}</text>\n",
-        w / 2.0,
-        esc(title)
-    );
-    // Axis and grid.
-    let mut tick = 0.0;
-    while tick <= vmax {
-        let _ = writeln!(
-            s,
-            "<line x1=\"{left}\" x2=\"{:.0}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/><text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">{tick:.2}</text>",
-            w - 10.0,
-            y(tick),
-            y(tick),
-            left - 4.0,
-            y(tick) + 4.0
-        );
-        tick += if vmax > 3.0 { 1.0 } else { 0.25 };
-    }
-    let _ = writeln!(
-        s,
-        "<line x1=\"{left}\" x2=\"{:.0}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"black\" stroke-dasharray=\"4 2\"/>",
-        w - 10.0,
-        y(1.0),
-        y(1.0)
-    );
-    let bw = 14.0;
-    for (gi, (set, qos)) in groups.iter().enumerate() {
-        let gx = left + 10.0 + 70.0 * gi as f64;
-        for (pi, p) in Policy::ALL.iter().enumerate() {
-            let Some(c) = cells
-                .iter()
-                .find(|c| &c.set == set && &c.qos == qos && c.policy == *p)
-            else {
-                continue;
-            };
-            let v = value(c);
-            if !v.is_finite() {
-                continue;
+    let vmax = cells
+        .iter()
+        .map(&value)
+        .filter(|v| v.is_finite())
+        .fold(1.0, f64::max)
+        * 1.15;
+    let n = groups.len().max(1);
+    let width = (160 + 90 * n) as u32;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, 360)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..vmax)
+            .map_err(draw_err)?;
+        let label = |x: &f64| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < groups.len() {
+                let (set, qos) = &groups[i as usize];
+                format!("{set}/{qos}")
+            } else {
+                String::new()
             }
-            let x = gx + bw * pi as f64;
-            let _ = writeln!(
-                s,
-                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{} {set}/{qos}: {v:.3}</title></rect>",
-                y(v),
-                bw - 2.0,
-                (y(0.0) - y(v)).max(0.0),
-                COLORS[pi],
-                p
-            );
+        };
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n + 1)
+            .x_label_formatter(&label)
+            .y_labels(8)
+            .y_label_formatter(&|y| format!("{y:.2}"))
+            .x_desc("workload set / QoS level")
+            .y_desc("ratio to the static partition")
+            .draw()
+            .map_err(draw_err)?;
+        let bw = 0.8 / Policy::ALL.len() as f64;
+        for (pi, p) in Policy::ALL.iter().enumerate() {
+            let color = POLICY_COLORS[pi % POLICY_COLORS.len()];
+            let bars: Vec<Rectangle<(f64, f64)>> = groups
+                .iter()
+                .enumerate()
+                .filter_map(|(gi, (set, qos))| {
+                    let c = cells
+                        .iter()
+                        .find(|c| &c.set == set && &c.qos == qos && c.policy == *p)?;
+                    let v = value(c);
+                    let x0 = gi as f64 - 0.4 + bw * pi as f64;
+                    v.is_finite()
+                        .then(|| Rectangle::new([(x0, 0.0), (x0 + bw * 0.9, v)], color.filled()))
+                })
+                .collect();
+            chart
+                .draw_series(bars)
+                .map_err(draw_err)?
+                .label(p.name())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
+                });
         }
-        let _ = writeln!(
-            s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}/{}</text>",
-            gx + 2.0 * bw,
-            h - bottom + 15.0,
-            esc(set),
-            esc(qos)
-        );
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(-0.5, 1.0), (n as f64 - 0.5, 1.0)],
+                6,
+                4,
+                BLACK.stroke_width(1),
+            ))
+            .map_err(draw_err)?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(draw_err)?;
+        root.present().map_err(draw_err)?;
     }
-    for (pi, p) in Policy::ALL.iter().enumerate() {
-        let x = left + 90.0 * pi as f64;
-        let _ = writeln!(
-            s,
-            "<rect x=\"{x:.0}\" y=\"{:.0}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{:.0}\" y=\"{:.0}\">{p}</text>",
-            h - 25.0,
-            COLORS[pi],
-            x + 14.0,
-            h - 16.0
-        );
-    }
-    s.push_str("</svg>\n");
-    s
+    Ok(svg)
 }
 
-pub(super) fn write_bandwidth(dir: &Path, exp: &Experiment, r: &RunReport) -> Result<()> {
-    let mut csv =
-        String::from("start_cycle,end_cycle,task,network,tiles,dram_rows_per_cycle,throttled\n");
+/// One row of `bandwidth.csv` (serde record).
+#[derive(serde::Serialize)]
+struct BandwidthRow<'a> {
+    start_cycle: u64,
+    end_cycle: u64,
+    task: usize,
+    network: &'a str,
+    tiles: u32,
+    dram_rows_per_cycle: String,
+    throttled: bool,
+}
+
+/// `bandwidth.csv`: every tenant's DRAM bandwidth in each interval of the traced run.
+pub(super) fn bandwidth_csv(exp: &Experiment, r: &RunReport) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
     for smp in &r.sim.trace {
         for &(task, net, tiles, bw, thr) in &smp.tenants {
-            writeln!(
-                csv,
-                "{},{},{},{},{},{:.5},{}",
-                smp.start, smp.end, task, exp.network_names[net], tiles, bw, thr
-            )?;
+            w.serialize(BandwidthRow {
+                start_cycle: smp.start,
+                end_cycle: smp.end,
+                task,
+                network: &exp.network_names[net],
+                tiles,
+                dram_rows_per_cycle: format!("{bw:.5}"),
+                throttled: thr,
+            })?;
         }
     }
-    write(&dir.join("bandwidth.csv"), &csv)?;
-    // Stacked area (as steps) per network over the first part of the run.
+    Ok(w.into_inner().map_err(|e| e.into_error())?)
+}
+
+/// `bandwidth.svg`: per-network DRAM bandwidth over the first quarter of the traced run,
+/// stacked and averaged over fixed time bins (so the chart stays small whatever the number of
+/// events), with the channel's peak as a dashed line.
+pub(super) fn bandwidth_svg(exp: &Experiment, r: &RunReport) -> Result<String> {
     let end = r.sim.trace.last().map_or(1, |s| s.end).max(1) as f64;
     let horizon = (end * 0.25).max(1.0);
-    let (w, h, left, top, bottom) = (900.0, 360.0, 60.0, 40.0, 60.0);
-    let plot_w = w - left - 20.0;
-    let plot_h = h - top - bottom;
     let peak = exp.sim.dram_peak_rows_per_cycle;
-    let ymax = peak * 1.1;
-    let x = |t: f64| left + plot_w * (t / horizon).min(1.0);
-    let y = |v: f64| top + plot_h * (1.0 - v / ymax);
-    let palette = [
-        "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
-    ];
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{:.0}\" y=\"20\" text-anchor=\"middle\" font-size=\"13\">DRAM bandwidth per network, MoCA, set {} QoS {} seed {} (first {:.0} Mcycles)</text>\n",
-        w / 2.0,
-        esc(&r.set),
-        esc(&r.qos),
-        r.seed,
-        horizon / 1e6
-    );
-    // Average each network's bandwidth over fixed time bins (stacked), so that the chart stays
-    // small whatever the number of events.
     const BINS: usize = 400;
     let nets = exp.network_names.len();
     let bin = horizon / BINS as f64;
@@ -156,57 +179,76 @@ pub(super) fn write_bandwidth(dir: &Path, exp: &Experiment, r: &RunReport) -> Re
             }
         }
     }
-    for (bi, row) in acc.iter().enumerate() {
-        let mut base = 0.0;
-        for (net, &bw) in row.iter().enumerate() {
-            if bw <= 1e-6 {
-                continue;
+    let stacked_max = acc
+        .iter()
+        .map(|row| row.iter().sum::<f64>())
+        .fold(peak, f64::max);
+    let title = format!(
+        "DRAM bandwidth per network, MoCA, set {} QoS {} seed {}",
+        r.set, r.qos, r.seed
+    );
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 400)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0f64..horizon, 0f64..stacked_max * 1.1)
+            .map_err(draw_err)?;
+        chart
+            .configure_mesh()
+            .x_labels(10)
+            .x_label_formatter(&|x| format!("{:.1}", x / 1e6))
+            .y_labels(8)
+            .y_label_formatter(&|y| format!("{y:.2}"))
+            .x_desc("time (million cycles)")
+            .y_desc("DRAM rows (16 B) per cycle")
+            .draw()
+            .map_err(draw_err)?;
+        let mut base = vec![0.0f64; BINS];
+        for (net, name) in exp.network_names.iter().enumerate() {
+            let color = NET_COLORS[net % NET_COLORS.len()];
+            let rects: Vec<Rectangle<(f64, f64)>> = acc
+                .iter()
+                .enumerate()
+                .filter(|(_, row)| row[net] > 1e-6)
+                .map(|(bi, row)| {
+                    let (x0, y0) = (bi as f64 * bin, base[bi]);
+                    Rectangle::new([(x0, y0), (x0 + bin, y0 + row[net])], color.filled())
+                })
+                .collect();
+            for (bi, row) in acc.iter().enumerate() {
+                base[bi] += row[net];
             }
-            let _ = writeln!(
-                s,
-                "<rect x=\"{:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{:.2}\" fill=\"{}\"/>",
-                x(bi as f64 * bin),
-                y(base + bw),
-                x(bin) - x(0.0),
-                y(base) - y(base + bw),
-                palette[net % palette.len()]
-            );
-            base += bw;
+            chart
+                .draw_series(rects)
+                .map_err(draw_err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
+                });
         }
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(0.0, peak), (horizon, peak)],
+                6,
+                4,
+                BLACK.stroke_width(1),
+            ))
+            .map_err(draw_err)?
+            .label(format!("channel peak {peak} rows/cycle"))
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 12, y)], BLACK));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(draw_err)?;
+        root.present().map_err(draw_err)?;
     }
-    let _ = writeln!(
-        s,
-        "<line x1=\"{left}\" x2=\"{:.0}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"black\" stroke-dasharray=\"4 2\"/><text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">peak {peak}</text>",
-        left + plot_w,
-        y(peak),
-        y(peak),
-        left + plot_w,
-        y(peak) - 3.0
-    );
-    let _ = writeln!(
-        s,
-        "<text x=\"15\" y=\"{:.0}\" transform=\"rotate(-90 15 {:.0})\" text-anchor=\"middle\">rows (16 B) / cycle</text>",
-        top + plot_h / 2.0,
-        top + plot_h / 2.0
-    );
-    for (i, n) in exp.network_names.iter().enumerate() {
-        let lx = left + 110.0 * i as f64;
-        let _ = writeln!(
-            s,
-            "<rect x=\"{lx:.0}\" y=\"{:.0}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{:.0}\" y=\"{:.0}\">{}</text>",
-            h - 25.0,
-            palette[i % palette.len()],
-            lx + 14.0,
-            h - 16.0,
-            esc(n)
-        );
-    }
-    let _ = writeln!(
-        s,
-        "<text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"middle\">cycles (stacked per network, averaged over {BINS} bins)</text>",
-        left + plot_w / 2.0,
-        h - 35.0
-    );
-    s.push_str("</svg>\n");
-    write(&dir.join("bandwidth.svg"), &s)
+    Ok(svg)
 }

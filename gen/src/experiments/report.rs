@@ -2,51 +2,65 @@
 
 use super::*;
 
-pub(super) fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))
-}
-
 pub(super) fn f(x: Option<f64>) -> String {
     x.map_or(String::new(), |v| format!("{v:.4}"))
 }
 
-pub(super) fn write_runs_csv(path: &Path, reports: &[RunReport]) -> Result<()> {
-    let mut s = String::from(
-        "policy,set,qos,seed,tasks,sla_rate,sla_low,sla_mid,sla_high,stp,fairness,makespan_cycles,layers_run,throttled_layers,preemptions\n",
-    );
-    for r in reports {
-        let m = &r.metrics;
-        writeln!(
-            s,
-            "{},{},{},{},{},{:.4},{},{},{},{:.4},{:.4},{},{},{},{}",
-            r.policy,
-            r.set,
-            r.qos,
-            r.seed,
-            m.tasks,
-            m.sla_rate,
-            f(m.sla_rate_by_priority.low),
-            f(m.sla_rate_by_priority.mid),
-            f(m.sla_rate_by_priority.high),
-            m.stp,
-            m.fairness,
-            m.makespan_cycles,
-            r.layers_run,
-            r.throttled_layers,
-            r.preemptions
-        )?;
-    }
-    write(path, &s)
+/// One row of `runs.csv` (serde record; ratios with 4 decimals, an empty field where a
+/// priority class had no task).
+#[derive(serde::Serialize)]
+struct RunRow<'a> {
+    policy: String,
+    set: &'a str,
+    qos: &'a str,
+    seed: u64,
+    tasks: usize,
+    sla_rate: String,
+    sla_low: String,
+    sla_mid: String,
+    sla_high: String,
+    stp: String,
+    fairness: String,
+    makespan_cycles: u64,
+    layers_run: u64,
+    throttled_layers: u64,
+    preemptions: u64,
 }
 
-pub(super) fn write_summary(
-    path: &Path,
+/// `runs.csv`: one row per run.
+pub(super) fn runs_csv(reports: &[RunReport]) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in reports {
+        let m = &r.metrics;
+        w.serialize(RunRow {
+            policy: r.policy.to_string(),
+            set: &r.set,
+            qos: &r.qos,
+            seed: r.seed,
+            tasks: m.tasks,
+            sla_rate: format!("{:.4}", m.sla_rate),
+            sla_low: f(m.sla_rate_by_priority.low),
+            sla_mid: f(m.sla_rate_by_priority.mid),
+            sla_high: f(m.sla_rate_by_priority.high),
+            stp: format!("{:.4}", m.stp),
+            fairness: format!("{:.4}", m.fairness),
+            makespan_cycles: m.makespan_cycles,
+            layers_run: r.layers_run as u64,
+            throttled_layers: r.throttled_layers as u64,
+            preemptions: r.preemptions as u64,
+        })?;
+    }
+    Ok(w.into_inner().map_err(|e| e.into_error())?)
+}
+
+/// `summary.md`: means with standard deviations, and averages normalised to static.
+pub(super) fn summary_md(
     cells: &[Cell],
     averages: &[(Policy, f64, f64, f64)],
     args: &SweepArgs,
     seconds: f64,
     runs: usize,
-) -> Result<()> {
+) -> Result<String> {
     let mut s = String::new();
     writeln!(s, "# moca sweep\n")?;
     writeln!(
@@ -88,5 +102,5 @@ pub(super) fn write_summary(
             c.fairness_vs_static
         )?;
     }
-    write(path, &s)
+    Ok(s)
 }

@@ -57,22 +57,27 @@ struct Tenant {
 fn parse_corunner(spec: &str) -> Result<Tenant> {
     let parts: Vec<&str> = spec.split(':').collect();
     if parts.len() < 2 || parts.len() > 4 {
-        bail!("co-runner `{spec}`: expected NETWORK:LAYER[:PRIORITY[:ELAPSED]]");
+        return Err(crate::usage(format!(
+            "co-runner `{spec}`: expected NETWORK:LAYER[:PRIORITY[:ELAPSED]]"
+        )));
     }
     let num = |i: usize, what: &str| -> Result<u64> {
         parts
             .get(i)
             .map(|s| {
-                s.parse::<u64>()
-                    .with_context(|| format!("co-runner `{spec}`: {what} `{s}` is not a number"))
+                s.parse::<u64>().map_err(|_| {
+                    crate::usage(format!(
+                        "co-runner `{spec}`: {what} `{s}` is not a number (a non-negative integer)"
+                    ))
+                })
             })
             .transpose()
             .map(|v| v.unwrap_or(0))
     };
     Ok(Tenant {
         network: parts[0].to_string(),
-        layer: num(1, "layer")? as usize,
-        priority: num(2, "priority")? as u32,
+        layer: usize::try_from(num(1, "layer")?).unwrap_or(usize::MAX),
+        priority: u32::try_from(num(2, "priority")?).unwrap_or(u32::MAX),
         elapsed: num(3, "elapsed")?,
     })
 }
@@ -83,19 +88,16 @@ pub fn runtime_decisions(args: &RuntimeArgs) -> Result<serde_json::Value> {
     let exp = args.source.load()?;
     let hw = &exp.hardware;
     let tiles = args.tiles.unwrap_or(hw.tiles_per_task);
-    if tiles == 0 || tiles > hw.tiles {
-        bail!("--tiles {tiles} is out of range 1..={}", hw.tiles);
-    }
-    let tscale = *exp.scheduler.target_scale.get(&args.qos).with_context(|| {
-        format!(
-            "unknown QoS level `{}`: expected one of {}",
-            args.qos,
+    crate::args::check("tiles", tiles, &(1..=hw.tiles))?;
+    let tscale = *exp.scheduler.target_scale.get(&args.qos).ok_or_else(|| {
+        experiment::ExperimentError::UnknownQos(
+            args.qos.clone(),
             exp.scheduler
                 .target_scale
                 .keys()
                 .cloned()
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
         )
     })?;
     let partition = if args.partition == "artifact" {
@@ -121,26 +123,28 @@ pub fn runtime_decisions(args: &RuntimeArgs) -> Result<serde_json::Value> {
     }
     let mut ready = Vec::new();
     for t in &tenants {
-        let net = exp.network_index(&t.network).with_context(|| {
-            format!(
+        let net = exp.network_index(&t.network).ok_or_else(|| {
+            crate::usage(format!(
                 "unknown network `{}`: expected one of {}",
                 t.network,
                 exp.network_names.join(", ")
-            )
+            ))
         })?;
         let prof = &profiles.nets[net];
         if t.layer >= prof.layers() {
-            bail!(
-                "{} has {} layers: layer {} is out of range 0..={}",
-                t.network,
-                prof.layers(),
+            return Err(crate::args::OutOfRange::new(
+                "layer",
                 t.layer,
-                prof.layers() - 1
-            );
+                format!(
+                    "0..={} ({} has {} layers)",
+                    prof.layers() - 1,
+                    t.network,
+                    prof.layers()
+                ),
+            )
+            .into());
         }
-        if t.priority > 11 {
-            bail!("priority {} is out of range 0..=11", t.priority);
-        }
+        crate::args::check("priority", t.priority, &(0..=11))?;
         let target = (exp.scheduler.target_cycles[net] as f64 * tscale) as u64;
         ready.push(Ready {
             net,

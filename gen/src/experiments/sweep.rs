@@ -10,24 +10,31 @@ use super::*;
 for K seeds each, in parallel. Writes into DIR:\n  runs.csv        one row per run\n  summary.md      \
 means with standard deviation, and averages normalised to static\n  sla.svg, stp.svg, fairness.svg  \
 bar charts per set/QoS normalised to static\n  bandwidth.svg, bandwidth.csv  per-tenant DRAM \
-bandwidth over time of one MoCA run (set C, QoS M, first seed)\n\nExample:\n  moca sweep --seeds 5 \
+bandwidth over time of one MoCA run (set C, QoS M, first seed)\n\nEverything is computed \
+first, then the files are written under temporary names and renamed into place together: a \
+failure or a killed run never leaves a half-written file or a half-replaced directory. DIR must \
+be empty or missing; --force replaces the results in a non-empty DIR.\n\nExample:\n  moca sweep --seeds 5 \
 --out results/"
 )]
 pub struct SweepArgs {
-    /// Seeds per (policy, set, QoS) cell.
-    #[arg(long, default_value_t = 5)]
+    /// Seeds per (policy, set, QoS) cell (1..=10000; 36 cells each).
+    #[arg(long, default_value_t = 5,
+          value_parser = crate::args::ranged::<u64>("seeds", crate::args::SWEEP_SEEDS))]
     pub seeds: u64,
-    /// First seed (seeds are first..first+K).
+    /// First seed (seeds are first..first+K; first+K-1 must fit in 64 bits).
     #[arg(long, default_value_t = 1)]
     pub first_seed: u64,
     /// Tasks per run (default: the TOML's `scheduler.tasks`, 250).
     #[arg(long)]
     pub tasks: Option<usize>,
-    /// Output directory (created if missing).
+    /// Output directory (created if missing; must be empty unless --force).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Worker threads (default: all cores).
+    /// Replace the results in a non-empty output directory.
     #[arg(long)]
+    pub force: bool,
+    /// Worker threads (1..=256; default: all cores).
+    #[arg(long, value_parser = crate::args::ranged::<usize>("jobs", crate::args::JOBS))]
     pub jobs: Option<usize>,
     /// Hide the progress bar.
     #[arg(long)]
@@ -70,10 +77,21 @@ pub fn policy_averages(cells: &[Cell]) -> Vec<(Policy, f64, f64, f64)> {
 
 /// Run the sweep and write every output; returns the summary.
 pub fn sweep_to(args: &SweepArgs) -> Result<SweepSummary> {
+    crate::args::check("seeds", args.seeds, &crate::args::SWEEP_SEEDS)?;
+    crate::args::check(
+        "first-seed",
+        args.first_seed,
+        &(0..=u64::MAX - (args.seeds - 1)),
+    )?;
     let exp = args.source.load()?;
+    // Validate the task count, set and QoS before any work or any file.
+    if let Some(t) = args.tasks
+        && !(1..=1_000_000).contains(&t)
+    {
+        return Err(experiment::ExperimentError::Tasks(t).into());
+    }
+    let mut out = crate::output::OutputDir::new(&args.out, args.force)?;
     let profiles = Profiles::new(&exp);
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("{}: cannot create", args.out.display()))?;
     let cfgs = experiment::sweep_configs(&exp, args.seeds, args.first_seed, args.tasks);
     let pb = if args.quiet {
         ProgressBar::hidden()
@@ -101,15 +119,11 @@ pub fn sweep_to(args: &SweepArgs) -> Result<SweepSummary> {
     let seconds = t0.elapsed().as_secs_f64();
     let cells = experiment::aggregate(&reports);
     let averages = policy_averages(&cells);
-    write_runs_csv(&args.out.join("runs.csv"), &reports)?;
-    write_summary(
-        &args.out.join("summary.md"),
-        &cells,
-        &averages,
-        args,
-        seconds,
-        reports.len(),
-    )?;
+    out.add("runs.csv", runs_csv(&reports)?);
+    out.add(
+        "summary.md",
+        summary_md(&cells, &averages, args, seconds, reports.len())?,
+    );
     for (file, title, f) in [
         (
             "sla.svg",
@@ -123,8 +137,8 @@ pub fn sweep_to(args: &SweepArgs) -> Result<SweepSummary> {
             0 => c.sla_vs_static,
             1 => c.stp_vs_static,
             _ => c.fairness_vs_static,
-        });
-        write(&args.out.join(file), &svg)?;
+        })?;
+        out.add(file, svg);
     }
     // Bandwidth over time of one MoCA run.
     let set = if exp.mix.contains_key("C") {
@@ -150,7 +164,9 @@ pub fn sweep_to(args: &SweepArgs) -> Result<SweepSummary> {
         tasks: args.tasks,
     };
     let traced = experiment::run(&exp, &profiles, &cfg, true)?;
-    write_bandwidth(&args.out, &exp, &traced)?;
+    out.add("bandwidth.csv", bandwidth_csv(&exp, &traced)?);
+    out.add("bandwidth.svg", bandwidth_svg(&exp, &traced)?);
+    out.commit()?;
     Ok(SweepSummary {
         averages,
         runs: reports.len(),
@@ -192,6 +208,7 @@ mod tests {
             first_seed: 1,
             tasks: Some(12),
             out: dir.clone(),
+            force: false,
             jobs: Some(2),
             quiet: true,
             source: ExperimentSource::default(),
@@ -209,6 +226,33 @@ mod tests {
         ] {
             let text = std::fs::read_to_string(dir.join(f)).unwrap();
             assert!(!text.is_empty(), "{f}");
+        }
+        // Every chart has labelled axes with tick values.
+        for (f, axes) in [
+            (
+                "sla.svg",
+                ["workload set / QoS level", "ratio to the static partition"],
+            ),
+            (
+                "bandwidth.svg",
+                ["time (million cycles)", "DRAM rows (16 B) per cycle"],
+            ),
+        ] {
+            let t = std::fs::read_to_string(dir.join(f)).unwrap();
+            for a in axes {
+                assert!(t.contains(a), "{f} lacks the axis label {a}");
+            }
+            let texts: Vec<&str> = t
+                .split("<text")
+                .skip(1)
+                .filter_map(|x| x.split_once('>'))
+                .filter_map(|(_, x)| x.split_once("</text>"))
+                .map(|(x, _)| x.trim())
+                .collect();
+            assert!(
+                texts.contains(&"0.00") && texts.len() > 10,
+                "{f} lacks tick values: {texts:?}"
+            );
         }
         let csv = std::fs::read_to_string(dir.join("runs.csv")).unwrap();
         assert_eq!(csv.lines().count(), 1 + 36);

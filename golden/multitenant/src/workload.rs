@@ -804,11 +804,10 @@ impl Experiment {
         for n in parse_layers_csv(file, text)? {
             for l in &n.layers {
                 crate::runtime::check_layer(&self.hardware, l).map_err(|e| {
-                    WorkloadError::Field {
+                    WorkloadError::Invalid {
                         file: file.to_string(),
-                        line: 0,
-                        field: "layer".into(),
-                        message: format!("`{}` layer {}: {e}", n.name, l.index),
+                        field: format!("{} layer {}", n.name, l.index),
+                        message: e.to_string(),
                     }
                 })?;
             }
