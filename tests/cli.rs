@@ -507,3 +507,40 @@ fn a_flag_that_does_not_apply_to_the_block_exits_2_naming_it() {
         );
     }
 }
+
+#[test]
+fn run_grouping_flag() {
+    let o = moca(&[
+        "run",
+        "--policy",
+        "moca",
+        "--grouping",
+        "artifact",
+        "--tasks",
+        "20",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("grouping           artifact"),
+        "{}",
+        stdout(&o)
+    );
+    let o = moca(&[
+        "run",
+        "--policy",
+        "moca",
+        "--grouping",
+        "pairs",
+        "--tasks",
+        "20",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("memory-aware or artifact"),
+        "{}",
+        stderr(&o)
+    );
+    let o = moca(&["run", "--policy", "static", "--grouping", "artifact"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--policy moca only"), "{}", stderr(&o));
+}
