@@ -683,3 +683,40 @@ fn calibrate_against_firesim_reports_the_fitted_parameters() {
         assert!((0.0..1.0).contains(&e), "{e}");
     }
 }
+
+#[test]
+fn run_grouping_flag() {
+    let o = moca(&[
+        "run",
+        "--policy",
+        "moca",
+        "--grouping",
+        "artifact",
+        "--tasks",
+        "20",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("grouping           artifact"),
+        "{}",
+        stdout(&o)
+    );
+    let o = moca(&[
+        "run",
+        "--policy",
+        "moca",
+        "--grouping",
+        "pairs",
+        "--tasks",
+        "20",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("memory-aware or artifact"),
+        "{}",
+        stderr(&o)
+    );
+    let o = moca(&["run", "--policy", "static", "--grouping", "artifact"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--policy moca only"), "{}", stderr(&o));
+}

@@ -29,6 +29,11 @@ pub struct RunArgs {
     /// Number of tasks (default: the TOML's `scheduler.tasks`, 250).
     #[arg(long)]
     pub tasks: Option<usize>,
+    /// MoCA's co-location: memory-aware (moca's pairing of whole tasks) or artifact (the MoCA
+    /// artifact's 1+1 grouping of a heavy network's last part with a light partner; see
+    /// data/baselines.md). Default: the TOML's `scheduler.moca_grouping`, memory-aware.
+    #[arg(long, value_name = "memory-aware|artifact")]
+    pub grouping: Option<multitenant::sched::grouping::Grouping>,
     /// Where the experiment comes from.
     #[command(flatten)]
     pub source: ExperimentSource,
@@ -69,7 +74,16 @@ fn opt(x: Option<f64>) -> String {
 
 /// `moca run`.
 pub fn run(args: &RunArgs) -> Result<()> {
-    let exp = args.source.load()?;
+    let mut exp = args.source.load()?;
+    if let Some(g) = args.grouping {
+        if args.policy != Policy::Moca {
+            return Err(crate::usage(format!(
+                "--grouping applies to --policy moca only (got --policy {})",
+                args.policy
+            )));
+        }
+        exp.scheduler.moca_grouping = g;
+    }
     let profiles = Profiles::new(&exp);
     let cfg = RunConfig {
         policy: args.policy,
@@ -93,6 +107,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
         "policy {}  set {}  qos {}  seed {}  tasks {}",
         r.policy, r.set, r.qos, r.seed, m.tasks
     );
+    if r.policy == Policy::Moca {
+        println!("  grouping           {}", exp.scheduler.moca_grouping);
+    }
     println!("  SLA satisfaction   {:.1} %", 100.0 * m.sla_rate);
     println!(
         "    by priority      low {}  mid {}  high {}",
@@ -128,9 +145,31 @@ mod tests {
             qos: "M".into(),
             seed: 2,
             tasks: Some(30),
+            grouping: None,
             source: ExperimentSource::default(),
             json: true,
         }
+    }
+
+    #[test]
+    fn run_takes_the_artifact_grouping_for_moca_only() {
+        use multitenant::sched::grouping::Grouping;
+        for g in Grouping::ALL {
+            run(&RunArgs {
+                grouping: Some(g),
+                ..run_args(Policy::Moca)
+            })
+            .unwrap();
+        }
+        let e = run(&RunArgs {
+            grouping: Some(Grouping::Artifact),
+            ..run_args(Policy::Static)
+        })
+        .unwrap_err();
+        assert!(e.downcast_ref::<crate::UsageError>().is_some(), "{e}");
+        assert!(e.to_string().contains("--policy moca only"), "{e}");
+        assert_eq!("artifact".parse::<Grouping>().unwrap(), Grouping::Artifact);
+        assert!("fifo".parse::<Grouping>().is_err());
     }
 
     #[test]

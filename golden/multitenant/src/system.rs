@@ -238,6 +238,12 @@ pub enum Action {
         /// Task id.
         task: usize,
     },
+    /// Stop a running task at its current layer boundary and free its tiles, without a
+    /// checkpoint (every layer's output is already in memory); it waits to be started again.
+    Yield {
+        /// Task id.
+        task: usize,
+    },
     /// Change a running task's tile count at its current layer boundary.
     Resize {
         /// Task id.
@@ -253,6 +259,11 @@ pub trait Scheduler {
     fn name(&self) -> &'static str;
     /// Whether MoCA's runtime configures the throttles.
     fn regulated(&self) -> bool;
+    /// Whether the runtime throttles this task's next layer (when [`Scheduler::regulated`]);
+    /// all tasks by default.
+    fn throttles(&self, _task: &Task) -> bool {
+        true
+    }
     /// Decide at an event. Called after arrivals and layer completions are processed.
     fn decide(&mut self, view: &View) -> Vec<Action>;
 }
@@ -898,6 +909,14 @@ impl<'a> System<'a> {
                             stop_after: true,
                         });
                     }
+                    Action::Yield { task } => {
+                        let Some(pos) = boundary.iter().position(|b| b.0 == task) else {
+                            return Err(bad(format!("task {task} is not at a layer boundary")));
+                        };
+                        let (t, tiles, _) = boundary.swap_remove(pos);
+                        rt[t].running = false;
+                        free += tiles;
+                    }
                     Action::Resize { task, tiles } => {
                         let Some(b) = boundary.iter_mut().find(|b| b.0 == task) else {
                             return Err(bad(format!("task {task} is not at a layer boundary")));
@@ -970,7 +989,7 @@ impl<'a> System<'a> {
                     rt_score: 0,
                     stop_after: false,
                 };
-                if policy.regulated() {
+                if policy.regulated() && policy.throttles(&tasks[t]) {
                     let pred = prof.pred(tiles, layer);
                     let others: Vec<CoRunner> = active
                         .iter()

@@ -602,6 +602,10 @@ pub struct SchedulerConsts {
     pub sp_prediction_cycles: Vec<u64>,
     /// Precompiled whole-network prediction on two tiles, per network.
     pub tp_prediction_cycles: Vec<u64>,
+    /// How the MoCA scheduler co-locates tasks: `"memory-aware"` (default) or `"artifact"` (the
+    /// artifact's 1+1 grouping, `multitenant::sched::grouping`).
+    #[serde(default)]
+    pub moca_grouping: crate::sched::grouping::Grouping,
 }
 
 /// Priority distribution (`[priority]`).

@@ -3,6 +3,7 @@
 //! Every policy implements [`crate::system::Scheduler`] and runs the same task stream on the same
 //! simulated SoC.
 
+pub mod grouping;
 pub mod moca;
 pub mod planaria;
 pub mod prema;
