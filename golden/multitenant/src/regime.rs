@@ -99,6 +99,9 @@ impl<S: Scheduler> Scheduler for Runtime<S> {
     fn regulated(&self) -> bool {
         self.1
     }
+    fn throttles(&self, task: &crate::system::Task) -> bool {
+        self.0.throttles(task)
+    }
     fn decide(&mut self, v: &View) -> Vec<Action> {
         self.0.decide(v)
     }
