@@ -94,9 +94,6 @@ pub fn rate_cmd(a: &RateArgs) -> Result<ExitCode> {
                 "--setting: WINDOW 0 switches the throttle off; nothing to measure",
             ));
         }
-        if let Some(w) = cfg.stability_warning() {
-            eprintln!("moca: warning: {}:{}: {w}", cfg.window, cfg.target);
-        }
         let g = saturated_rate(cfg, a.beats, a.windows);
         let rtl = if a.rtl {
             Some(rtl_rate(cfg, a.beats, a.windows.min(200))?)
