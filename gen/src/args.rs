@@ -109,15 +109,6 @@ pub fn check_applies(block: &str, flags: &[(&str, bool, &[&str])]) -> anyhow::Re
     Ok(())
 }
 
-/// Warn (on stderr) when a throttle setting the user gave is below the stability limit
-/// ([`golden::spec::STABLE_TARGET`]): the one place that decides what happens to such settings,
-/// so that it can become an error in one edit. `who` names the flag, e.g. `--throttle 0:200:5`.
-pub fn warn_unstable(who: &str, cfg: &golden::cfg::ThrottleConfig) {
-    if let Some(w) = cfg.stability_warning() {
-        eprintln!("moca: warning: {who}: {w}");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -191,10 +191,6 @@ impl Scenario {
                     a.burst,
                 )
                 .map_err(usage)?;
-                crate::args::warn_unstable(
-                    &format!("--window {} --target {}", cfg.window, cfg.target),
-                    &cfg,
-                );
                 Ok(Scenario::Throttle {
                     cfg,
                     demand: a.demand.unwrap_or(DemandArg::Random),
@@ -617,7 +613,6 @@ impl SocScenario {
                 return Err(usage(format!("tile {tile} is throttled twice")));
             }
             let cfg = ThrottleConfig::new(w, tt, None).map_err(usage)?;
-            crate::args::warn_unstable(&format!("--throttle {t}"), &cfg);
             throttles.push((tile, cfg));
         }
         // Memory: the GEMMs one after another from row 0 (as `place_gemms` lays them out).

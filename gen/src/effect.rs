@@ -131,10 +131,6 @@ pub fn effect_cmd(a: &EffectArgs) -> Result<ExitCode> {
             "WINDOW=0 switches the throttle off: allowed 2..=65535 here",
         ));
     }
-    crate::args::warn_unstable(
-        &format!("--window {} --target {}", thr.window, thr.target),
-        &thr,
-    );
     let (shape, [alone, corun, throttled]) = measure(dim, latency, thr)?;
     let runs = [
         ("alone", alone),

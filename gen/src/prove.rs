@@ -27,9 +27,11 @@ use std::process::ExitCode;
     temporal induction (no SymbiYosys needed). One line per property: `proven` (induction \
     closed: holds in every reachable state), `bounded to depth K` (no counterexample within K \
     cycles of reset; induction did not close), or `FAILED` with the step of the counterexample. \
-    Exit code 1 if any property fails. The properties and the bound are documented in \
+    Exit code 1 if any property fails, and with --require-proof also if any is only bounded \
+    (CI uses it for the throttle). The properties and the bound are documented in \
     docs/FORMAL.md.\n\n\
-    Examples: moca prove --block arbiter --ports 8\n          moca prove --block tile --dim 2"
+    Examples: moca prove --block throttle --require-proof\n          \
+    moca prove --block arbiter --ports 8\n          moca prove --block tile --dim 2"
 )]
 pub struct ProveArgs {
     /// Block to prove.
@@ -45,6 +47,15 @@ pub struct ProveArgs {
     /// Largest induction length tried (and bounded-check depth when induction does not close).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub depth: u32,
+    /// Exit with status 1 unless every selected property is proven: a property only checked
+    /// to the bounded depth counts as a failure.
+    #[arg(long)]
+    pub require_proof: bool,
+    /// Prove only this property (repeatable; default: all). Selected properties are proved
+    /// without the block's other properties as lemmas, so one that needs them reports
+    /// `bounded`.
+    #[arg(long = "property", value_name = "NAME")]
+    pub properties: Vec<String>,
     /// Keep the generated Verilog and yosys logs in this directory.
     #[arg(short, long = "out", value_name = "DIR")]
     pub out: Option<std::path::PathBuf>,
@@ -233,12 +244,31 @@ pub fn prove_cmd(a: &ProveArgs) -> Result<ExitCode> {
             ));
         }
     };
+    let mut problem = problem;
+    if !a.properties.is_empty() {
+        let names: Vec<String> = problem.properties.iter().map(|p| p.name.clone()).collect();
+        if let Some(bad) = a.properties.iter().find(|n| !names.contains(n)) {
+            return Err(usage(format!(
+                "--property {bad}: {} has no such property; allowed: {}",
+                problem.top,
+                names.join(", ")
+            )));
+        }
+        problem
+            .properties
+            .retain(|p| a.properties.contains(&p.name));
+    }
     let work = WorkDir::new(a.out.as_deref())?;
     let dir = work.path();
     let verdicts = prove(&problem, a.depth, dir)?;
     let failed = verdicts
         .iter()
         .any(|v| matches!(v.outcome, Outcome::Failed { .. }));
+    let bounded: Vec<&str> = verdicts
+        .iter()
+        .filter(|v| matches!(v.outcome, Outcome::Bounded { .. }))
+        .map(|v| v.property.as_str())
+        .collect();
     if a.json {
         println!(
             "{}",
@@ -256,7 +286,19 @@ pub fn prove_cmd(a: &ProveArgs) -> Result<ExitCode> {
             println!("{}: {}: {}{under}", problem.top, v.property, v.outcome);
         }
     }
-    Ok(if failed {
+    if a.require_proof && !bounded.is_empty() {
+        eprintln!(
+            "moca: --require-proof: {} only bounded to depth {}, not proven: {}",
+            if bounded.len() == 1 {
+                "1 property is".to_string()
+            } else {
+                format!("{} properties are", bounded.len())
+            },
+            a.depth,
+            bounded.join(", ")
+        );
+    }
+    Ok(if failed || (a.require_proof && !bounded.is_empty()) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -281,13 +323,15 @@ mod tests {
     }
 
     #[test]
-    fn throttle_safety_properties_are_proven() {
+    fn throttle_contract_is_proven_unbounded() {
+        // Every property without assumptions, the arrival-curve contract included, closes by
+        // induction: no depth bound. (`make prove-ci` runs all of them, the well-formed group
+        // too, as `moca prove --block throttle --require-proof`.)
         let dir = tempfile::tempdir().unwrap();
-        let p = hw::formal::throttle();
-        let mut p = p;
-        p.properties.retain(|x| x.name != "outer_bounded");
-        let v = prove(&p, 4, dir.path()).unwrap();
-        assert_eq!(v.len(), 6);
+        let mut p = hw::formal::throttle();
+        p.properties.retain(|x| x.assumptions.is_empty());
+        let v = prove(&p, 2, dir.path()).unwrap();
+        assert!(v.iter().any(|x| x.property == "contract"));
         for x in &v {
             assert!(
                 matches!(x.outcome, Outcome::Proven { .. }),
@@ -332,6 +376,29 @@ mod tests {
         assert!(matches!(nf, Outcome::Failed { .. }), "{nf}");
         let be = outcome(&v, "bubble_only_when_enabled");
         assert!(matches!(be, Outcome::Proven { .. }), "{be}");
+    }
+
+    #[test]
+    fn a_throttle_that_admits_a_request_at_zero_credit_breaks_the_contract() {
+        // Off by one: the bubble starts at CREDIT < 0 instead of CREDIT <= 0. The debt can
+        // reach R beats, one more than the contract allows: the credit floor fails from
+        // reset, and the contract is no longer proven.
+        let p = hw::formal::throttle();
+        let broken = p.verilog.replace(
+            "in_bubble = (avail$q & sign_mask) != 32'h0;",
+            "in_bubble = ((avail$q + 18'h1) & sign_mask) != 32'h0;",
+        );
+        assert_ne!(broken, p.verilog, "the mutation must apply");
+        let p = only(
+            p.with_verilog(broken),
+            &["credit_at_least_one_minus_r", "contract"],
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let v = prove(&p, 6, dir.path()).unwrap();
+        let fl = outcome(&v, "credit_at_least_one_minus_r");
+        assert!(matches!(fl, Outcome::Failed { .. }), "{fl}");
+        let c = outcome(&v, "contract");
+        assert!(!matches!(c, Outcome::Proven { .. }), "{c}");
     }
 
     #[test]

@@ -96,7 +96,6 @@ pub fn rate_cmd(a: &RateArgs) -> Result<ExitCode> {
                 "--setting: WINDOW 0 switches the throttle off; nothing to measure",
             ));
         }
-        crate::args::warn_unstable(&format!("--setting {}:{}", cfg.window, cfg.target), cfg);
         let g = saturated_rate(cfg, a.beats, a.windows);
         let rtl = if a.rtl {
             Some(rtl_rate(cfg, a.beats, a.windows)?)

@@ -105,30 +105,20 @@ impl ThrottleConfig {
         })
     }
 
-    /// The configuration writes, in an order the hardware accepts from any previous state:
-    /// switch off, set `TARGET` (which also sets `BURST`), `BURST`, then `WINDOW`.
-    pub fn writes(&self) -> [CfgPort; 4] {
-        [
-            CfgPort::write(spec::throttle::WINDOW, 0),
-            CfgPort::write(spec::throttle::TARGET, self.target),
-            CfgPort::write(spec::throttle::BURST, self.burst),
-            CfgPort::write(spec::throttle::WINDOW, self.window),
-        ]
-    }
-
-    /// A warning when the configuration is valid but cannot regulate: `TARGET` below
-    /// [`spec::STABLE_TARGET`] lets credit grow without bound under saturating demand.
-    pub fn stability_warning(&self) -> Option<String> {
-        (self.window != 0 && u32::from(self.target) < spec::STABLE_TARGET).then(|| {
-            format!(
-                "TARGET={} is below {} (twice the largest request of {} beats): under saturating demand the \
-                 credit grows without bound and the tenant exceeds its budget \
-                 (docs/THROTTLE.md, stability limit)",
-                self.target,
-                spec::STABLE_TARGET,
-                spec::MAX_BEATS
-            )
-        })
+    /// The configuration writes, in an order the hardware accepts from any previous state.
+    /// Switching on or between two on settings: `TARGET` (which also sets `BURST`), `BURST`,
+    /// then `WINDOW`; a throttle that is already on keeps its credit and window phase (the new
+    /// values take effect at the next window end), one that was off starts with
+    /// `CREDIT = TARGET`. Switching off: `WINDOW = 0` first, then `TARGET` and `BURST`.
+    pub fn writes(&self) -> [CfgPort; 3] {
+        let t = CfgPort::write(spec::throttle::TARGET, self.target);
+        let b = CfgPort::write(spec::throttle::BURST, self.burst);
+        let w = CfgPort::write(spec::throttle::WINDOW, self.window);
+        if self.window == 0 {
+            [w, t, b]
+        } else {
+            [t, b, w]
+        }
     }
 
     /// The long-run rate this configuration regulates to, in beats per cycle (None when off).
@@ -193,23 +183,6 @@ mod tests {
             7,
             "explicit burst wins"
         );
-    }
-
-    #[test]
-    fn small_targets_are_flagged_as_unstable() {
-        assert!(
-            ThrottleConfig::new(100, 7, None)
-                .unwrap()
-                .stability_warning()
-                .is_some()
-        );
-        assert!(
-            ThrottleConfig::new(100, 8, None)
-                .unwrap()
-                .stability_warning()
-                .is_none()
-        );
-        assert!(ThrottleConfig::OFF.stability_warning().is_none());
     }
 
     #[test]

@@ -238,9 +238,7 @@ impl Ports for ThrottleOut {
         p("st_bubble", 1, u64::from(s.state == State::Bubble));
         p("st_cfg_error", 1, u64::from(s.cfg_error));
         p("st_wc", spec::COUNTER_BITS, u64::from(s.wc));
-        p("st_inner", spec::CREDIT_BITS, credit_bits(s.inner));
-        p("st_outer", spec::CREDIT_BITS, credit_bits(s.outer));
-        p("st_bubble_len", spec::COUNTER_BITS, u64::from(s.bubble_len));
+        p("st_credit", spec::CREDIT_BITS, credit_bits(s.credit));
         p("perf_reqs", spec::PERF_BITS, u64::from(s.perf_reqs));
         p("perf_beats", spec::PERF_BITS, u64::from(s.perf_beats));
         p("perf_bubble", spec::PERF_BITS, u64::from(s.perf_bubble));
@@ -318,12 +316,12 @@ mod tests {
         let o = t.step(&ThrottleIn::default());
         let a = o.port_list();
         assert_eq!(a[0].0, "up_ready");
-        assert_eq!(a.len(), 16);
+        assert_eq!(a.len(), 14);
         let mut b = a.clone();
         assert_eq!(first_difference(&a, &b), None);
         b[7].1 = 3;
         assert_eq!(first_difference(&a, &b), Some(("st_wc", 0, 3)));
-        assert_eq!(credit_bits(-1), (1 << 25) - 1);
+        assert_eq!(credit_bits(-1), (1 << 18) - 1);
     }
 
     #[test]

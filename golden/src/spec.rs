@@ -31,8 +31,8 @@ pub const CFG_ADDR_BITS: usize = 4;
 pub const CFG_WDATA_BITS: usize = 16;
 /// Width of configuration read data (`cfg_rdata`).
 pub const CFG_RDATA_BITS: usize = 32;
-/// Width of the throttle's signed credit counters `inner` and `outer` (two's complement).
-pub const CREDIT_BITS: usize = 25;
+/// Width of the throttle's signed `credit` (two's complement): it holds -6..=2*65535.
+pub const CREDIT_BITS: usize = 18;
 /// Width of the throttle's window/bubble counter and of `WINDOW`, `TARGET`, `BURST`.
 pub const COUNTER_BITS: usize = 16;
 /// Width of every performance counter (wrapping).
@@ -51,22 +51,24 @@ pub const REG_MAX: u32 = 65_535;
 pub const WINDOW_MIN: u32 = 2;
 /// Smallest `TARGET` the hardware accepts while `WINDOW != 0`.
 pub const TARGET_MIN: u32 = 1;
-/// Smallest `TARGET` for which the throttle's credit stays bounded: twice the largest request
-/// (docs/THROTTLE.md, "Stability limit"; docs/FORMAL.md, the credit bound).
+/// Twice the largest request. The throttle used to need `TARGET >= STABLE_TARGET` to stay
+/// bounded; since the credit check of issue 12 every `TARGET >= 1` is regulated exactly
+/// (docs/THROTTLE.md), and this constant is kept only for the runtime's compile-time check.
 pub const STABLE_TARGET: u32 = 2 * MAX_BEATS;
-/// `WINDOW` from which the granted rate is within about 2 % of `TARGET/WINDOW`
-/// (docs/THROTTLE.md).
+/// `WINDOW` from which the runtime stops scaling `WINDOW` and `TARGET` up together. The
+/// throttle regulates every setting exactly in the long run; larger values only add to the
+/// burst term `sigma = 2*TARGET + BURST + R - 1` (docs/THROTTLE.md).
 pub const ACCURATE_WINDOW: u32 = 32;
-/// `TARGET` from which the granted rate is within about 2 % of `TARGET/WINDOW`.
+/// `TARGET` from which the runtime stops scaling up (see [`ACCURATE_WINDOW`]).
 pub const ACCURATE_TARGET: u32 = 16;
 /// Bytes per bus beat in the paper's SoC (one 16-byte row of DIM = 16 int8 values).
 pub const BYTES_PER_BEAT: u32 = 16;
 
-// The widths hold the largest values: port ids, beats, and the worst-case credit excess
-// (7 beats every cycle of a 65535-cycle window, twice, plus TARGET) in the signed counters.
+// The widths hold the largest values: port ids, beats, and the throttle's credit (at most
+// BURST + TARGET, at least 1 - 7) in the signed counter.
 const _: () = assert!(MAX_PORTS <= 1 << PORT_ID_BITS);
 const _: () = assert!(MAX_BEATS < 1 << BEATS_BITS);
-const _: () = assert!(2 * 7 * 65_535 + 65_535 < 1 << (CREDIT_BITS - 1));
+const _: () = assert!(2 * REG_MAX < 1 << (CREDIT_BITS - 1));
 
 /// Tile, SoC and command-encoding parameters (`golden::tile`, `golden::soc`, `golden::compile`).
 ///
@@ -206,33 +208,34 @@ pub mod throttle {
     pub const TARGET: u8 = 0x1;
     /// `BURST`: most credit (beats) a tenant may bank; a `TARGET` write also sets it.
     pub const BURST: u8 = 0x2;
-    /// `CTRL`: write-only command bits (bit 0 clears `CFG_ERROR`, bit 1 clears perf counters).
+    /// `CTRL`: write-only command bits (bit 0 clears `CFG_ERROR`, bit 1 clears perf counters,
+    /// bit 2 restarts monitoring).
     pub const CTRL: u8 = 0x3;
     /// `STATUS`: bit 0 state (1 = BUBBLE), bit 1 sticky `CFG_ERROR`.
     pub const STATUS: u8 = 0x4;
-    /// `WC`: window counter (MONITOR) or bubble counter (BUBBLE).
+    /// `WC`: cycles left in the current window after this one.
     pub const WC: u8 = 0x5;
-    /// `INNER`: beats granted in the current window (signed 25 bit).
-    pub const INNER: u8 = 0x6;
-    /// `OUTER`: accumulated excess over `TARGET` (signed 25 bit).
-    pub const OUTER: u8 = 0x7;
-    /// `BUBBLE_LEN`: length of the current (or last) bubble in cycles.
-    pub const BUBBLE_LEN: u8 = 0x8;
+    /// `CREDIT`: beats the tenant may still take in this window (signed 18 bit).
+    pub const CREDIT: u8 = 0x6;
     /// `PERF_REQS`: requests granted.
-    pub const PERF_REQS: u8 = 0x9;
+    pub const PERF_REQS: u8 = 0x7;
     /// `PERF_BEATS`: beats granted.
-    pub const PERF_BEATS: u8 = 0xA;
+    pub const PERF_BEATS: u8 = 0x8;
     /// `PERF_BUBBLE`: cycles spent in BUBBLE.
-    pub const PERF_BUBBLE: u8 = 0xB;
+    pub const PERF_BUBBLE: u8 = 0x9;
     /// `PERF_WAIT`: cycles a request waited because of the throttle.
-    pub const PERF_WAIT: u8 = 0xC;
+    pub const PERF_WAIT: u8 = 0xA;
     /// `PERF_WINDOWS`: monitoring windows completed.
-    pub const PERF_WINDOWS: u8 = 0xD;
+    pub const PERF_WINDOWS: u8 = 0xB;
 
     /// `CTRL` bit that clears the sticky `CFG_ERROR`.
     pub const CTRL_CLEAR_ERROR: u16 = 1 << 0;
     /// `CTRL` bit that clears all performance counters.
     pub const CTRL_CLEAR_PERF: u16 = 1 << 1;
+    /// `CTRL` bit that restarts monitoring while on: `CREDIT = TARGET`, a fresh window.
+    pub const CTRL_RESTART: u16 = 1 << 2;
+    /// Every defined `CTRL` bit (the others are reserved: a write setting one is refused).
+    pub const CTRL_BITS: u16 = CTRL_CLEAR_ERROR | CTRL_CLEAR_PERF | CTRL_RESTART;
     /// `STATUS` bit: the throttle is in BUBBLE.
     pub const STATUS_BUBBLE: u32 = 1 << 0;
     /// `STATUS` bit: a configuration write was refused (sticky).
@@ -277,9 +280,11 @@ pub const THROTTLE_REGISTERS: &[Register] = &[
         signed: false,
         access: Access::ReadWrite,
         reset: 0,
-        doc: "Monitoring window in cycles. 0 disables the throttle (combinational pass-through, \
-              zero added latency); 1 is invalid; 2..=65535 enable it. A non-zero value needs \
-              TARGET >= 1.",
+        doc: "Window in cycles: TARGET beats of credit are added at the end of every window. 0 \
+              disables the throttle (combinational pass-through, zero added latency); 1 is \
+              invalid; 2..=65535 enable it (needs TARGET >= 1). Enabling starts with \
+              CREDIT = TARGET and a full window; changing a non-zero WINDOW takes effect when \
+              the current window ends; 0 clears CREDIT and WC.",
     },
     Register {
         name: "TARGET",
@@ -288,9 +293,9 @@ pub const THROTTLE_REGISTERS: &[Register] = &[
         signed: false,
         access: Access::ReadWrite,
         reset: 0,
-        doc: "Beats allowed per window (0..=65535; must be >= 1 while WINDOW != 0). A write also \
-              sets BURST to the same value (BURST defaults to TARGET); write BURST afterwards to \
-              choose another bound.",
+        doc: "Beats of credit per window (0..=65535; must be >= 1 while WINDOW != 0). A write \
+              also sets BURST to the same value (write BURST afterwards to choose another \
+              bound). Used from the next window end; CREDIT is kept.",
     },
     Register {
         name: "BURST",
@@ -299,18 +304,20 @@ pub const THROTTLE_REGISTERS: &[Register] = &[
         signed: false,
         access: Access::ReadWrite,
         reset: 0,
-        doc: "Most credit, in beats, a tenant may bank by under-using its budget: OUTER is clamped \
-              below at -BURST at every window end (0..=65535).",
+        doc: "Most unused credit, in beats, carried into the next window: at a window end \
+              CREDIT = min(CREDIT, BURST) + TARGET (0..=65535). Used from the next window end.",
     },
     Register {
         name: "CTRL",
         addr: throttle::CTRL,
-        width: 2,
+        width: 3,
         signed: false,
         access: Access::WriteOnly,
         reset: 0,
         doc: "Command bits, write-only: bit 0 clears the sticky CFG_ERROR, bit 1 clears all \
-              performance counters. Does not restart monitoring. Bits 15:2 must be 0.",
+              performance counters, bit 2 (RESTART, while WINDOW != 0) starts monitoring \
+              afresh: CREDIT = TARGET, a full window (debt and banked credit are dropped). \
+              Bits 15:3 must be 0.",
     },
     Register {
         name: "STATUS",
@@ -319,8 +326,9 @@ pub const THROTTLE_REGISTERS: &[Register] = &[
         signed: false,
         access: Access::ReadOnly,
         reset: 0,
-        doc: "Bit 0: state (0 = MONITOR, 1 = BUBBLE). Bit 1: CFG_ERROR, sticky, set when a write \
-              is refused (invalid combination, read-only address, reserved CTRL bits).",
+        doc: "Bit 0: state (0 = MONITOR, 1 = BUBBLE: WINDOW != 0 and CREDIT <= 0). Bit 1: \
+              CFG_ERROR, sticky, set when a write is refused (invalid combination, read-only \
+              address, reserved CTRL bits).",
     },
     Register {
         name: "WC",
@@ -329,35 +337,19 @@ pub const THROTTLE_REGISTERS: &[Register] = &[
         signed: false,
         access: Access::ReadOnly,
         reset: 0,
-        doc: "Window counter 0..WINDOW-1 in MONITOR; bubble counter 0..BUBBLE_LEN-1 in BUBBLE.",
+        doc: "Cycles left in the current window after this one: counts down to 0 (the window \
+              end), then reloads WINDOW-1. 0 while off.",
     },
     Register {
-        name: "INNER",
-        addr: throttle::INNER,
-        width: 25,
+        name: "CREDIT",
+        addr: throttle::CREDIT,
+        width: 18,
         signed: true,
         access: Access::ReadOnly,
         reset: 0,
-        doc: "Beats granted so far in the current window (25-bit two's complement, sign-extended).",
-    },
-    Register {
-        name: "OUTER",
-        addr: throttle::OUTER,
-        width: 25,
-        signed: true,
-        access: Access::ReadOnly,
-        reset: 0,
-        doc: "Accumulated excess of granted beats over TARGET across windows, clamped below at \
-              -BURST (25-bit two's complement, sign-extended).",
-    },
-    Register {
-        name: "BUBBLE_LEN",
-        addr: throttle::BUBBLE_LEN,
-        width: 16,
-        signed: false,
-        access: Access::ReadOnly,
-        reset: 0,
-        doc: "Length in cycles of the current bubble (or of the last one, in MONITOR).",
+        doc: "Beats the tenant may still take in this window (18-bit two's complement, \
+              sign-extended; -6..=BURST+TARGET). A request fires only while CREDIT > 0 and is \
+              charged its beats, so a debt of up to beats-1 is carried to the next window.",
     },
     Register {
         name: "PERF_REQS",
@@ -403,8 +395,7 @@ pub const THROTTLE_REGISTERS: &[Register] = &[
         signed: false,
         access: Access::ReadOnly,
         reset: 0,
-        doc: "Monitoring windows completed (a window abandoned by a bubble does not count), \
-              32-bit wrapping.",
+        doc: "Windows completed (window ends), 32-bit wrapping.",
     },
 ];
 

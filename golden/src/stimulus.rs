@@ -47,7 +47,7 @@ pub struct ThrottleStimulus {
 }
 
 impl ThrottleStimulus {
-    /// A generator that first writes `cfg` (four cycles), then produces `demand`.
+    /// A generator that first writes `cfg` (its [`ThrottleConfig::writes`]), then produces `demand`.
     pub fn new(seed: u64, demand: Demand, cfg: &ThrottleConfig) -> Self {
         let mut setup: Vec<CfgPort> = cfg.writes().to_vec();
         setup.reverse();
@@ -77,8 +77,8 @@ impl ThrottleStimulus {
             4..=5 => CfgPort::write(treg::TARGET, r.gen_range(1..200)),
             6 => CfgPort::write(treg::TARGET, 0),
             7 => CfgPort::write(treg::BURST, r.gen_range(0..300)),
-            8 => CfgPort::write(treg::CTRL, r.gen_range(0..4)),
-            9 => CfgPort::write(treg::CTRL, r.gen_range(4..=u16::MAX)),
+            8 => CfgPort::write(treg::CTRL, r.gen_range(0..=treg::CTRL_BITS)),
+            9 => CfgPort::write(treg::CTRL, r.gen_range(treg::CTRL_BITS + 1..=u16::MAX)),
             10 => CfgPort::write(r.gen_range(treg::STATUS..16), r.r#gen()),
             _ => CfgPort::write(treg::WINDOW, r.gen_range(2..64)),
         }

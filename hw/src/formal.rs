@@ -2,7 +2,7 @@
 //!
 //! A [`FormalProblem`] is the emitted Verilog of a block with a property block inserted at the
 //! end of its top module (inside `` `ifdef FORMAL ``), so the properties can name the block's
-//! registers (`window$q`, `outer$q`, ...) as well as its ports. Each [`Property`] is one
+//! registers (`window$q`, `avail$q`, ...) as well as its ports. Each [`Property`] is one
 //! `assert`; assumptions restrict the environment (for example, that the memory is always
 //! ready for the round-robin liveness bound). The prover (`moca prove`) runs yosys on it.
 
@@ -94,40 +94,145 @@ fn prop(name: &str, doc: &str, expr: String) -> Property {
 /// Largest `beats` value the 3-bit field can carry (malformed requests included).
 pub const MAX_FIELD_BEATS: u32 = (1 << spec::BEATS_BITS) - 1;
 
+/// The throttle's contract monitor and its helper signals (Verilog placed in the property
+/// block). See [`throttle`].
+fn throttle_monitor() -> String {
+    use spec::throttle as reg;
+    format!(
+        "    // Helpers: the configuration in force and what this cycle's write does to it.
+    wire f_on = window$q != 16'd0;
+    wire signed [17:0] f_credit = f_on ? avail$q + 18'd1 : 18'd0;
+    wire signed [17:0] f_bt = {{2'b0, burst$q}} + {{2'b0, target$q}};
+    wire [2:0] f_beats = fire ? up_beats : 3'd0;
+    wire f_wr = cfg_we && write_ok;
+    wire f_change = f_wr && ((cfg_addr == 4'd{w} && cfg_wdata != window$q)
+        || (cfg_addr == 4'd{t} && (cfg_wdata != target$q || cfg_wdata != burst$q))
+        || (cfg_addr == 4'd{b} && cfg_wdata != burst$q));
+    wire f_fresh = f_wr && ((cfg_addr == 4'd{w} && !f_on && cfg_wdata != 16'd0)
+        || (cfg_addr == 4'd{c} && cfg_wdata[{rs}] && f_on));
+    wire f_end = f_on && wc$q == 16'd0;
+    // f_dirty: the configuration changed since the last window end (or start), so the
+    // credit may still exceed the new BURST + TARGET and WC the new WINDOW - 1.
+    reg f_dirty;
+    initial f_dirty = 1'b0;
+    always @(posedge clock)
+        f_dirty <= f_fresh ? 1'b0 : f_change ? 1'b1 : f_end ? 1'b0 : f_dirty;
+    // The contract monitor. At a cycle s chosen by the free input f_start (with the
+    // configuration settled) it starts, and it stops when the configuration changes or
+    // RESTART is written. f_cs is the credit at s. f_z starts at f_cs, is charged the beats
+    // of every request that fires and gets TARGET at every window end (the throttle's credit
+    // without the BURST cap). f_ph counts down the monitor's own blocks of WINDOW cycles from
+    // s; f_ahead is 1 while the monitor has started one block more than the throttle has ended
+    // windows. So, with A the beats granted since s and t - s the cycles since s,
+    // A - TARGET*ceil((t-s)/WINDOW) = f_cs - f_z - TARGET*f_ahead. f_z saturates at 2^18
+    // (so the asserted bound on that difference is stronger than needed).
+    wire f_start;
+    reg f_act, f_ahead;
+    reg [15:0] f_ph;
+    reg signed [19:0] f_z;
+    reg signed [17:0] f_cs;
+    initial begin f_act = 1'b0; f_ahead = 1'b0; f_ph = 16'd0; f_z = 20'd0; f_cs = 18'd0; end
+    wire f_go = !f_act && f_start && f_on && !f_dirty;
+    wire f_run = f_act || f_go;
+    wire [15:0] f_ph0 = f_go ? 16'd0 : f_ph;
+    wire f_inc = f_ph0 == 16'd0;
+    wire signed [19:0] f_z1 = (f_go ? $signed({{{{2{{f_credit[17]}}}}, f_credit}}) : f_z)
+        - $signed({{17'd0, f_beats}}) + (f_end ? $signed({{4'd0, target$q}}) : 20'sd0);
+    wire signed [19:0] f_excess = $signed({{{{2{{f_cs[17]}}}}, f_cs}}) - f_z
+        - (f_ahead ? $signed({{4'd0, target$q}}) : 20'sd0);
+    always @(posedge clock) begin
+        f_act <= f_run && !f_change && !f_fresh;
+        if (f_run) begin
+            f_z <= f_z1 > 20'sd262144 ? 20'sd262144 : f_z1;
+            f_ph <= f_inc ? window$q - 16'd1 : f_ph0 - 16'd1;
+            f_ahead <= (f_inc && !f_end) ? 1'b1 : (f_end && !f_inc) ? 1'b0
+                : (f_go ? 1'b0 : f_ahead);
+            if (f_go) f_cs <= f_credit;
+        end
+    end
+",
+        w = reg::WINDOW,
+        t = reg::TARGET,
+        b = reg::BURST,
+        c = reg::CTRL,
+        rs = reg::CTRL_RESTART.trailing_zeros(),
+    )
+}
+
 /// The throttle's properties.
 ///
-/// `outer_bounded` is the invariant behind the long-run `TARGET/WINDOW` rate. With `R` the
-/// largest request (7 beats: the 3-bit field, malformed requests included) and `TARGET >= 2R`,
-/// every detection cycle admits at most `R` beats and repays at least `TARGET/2 >= R`, so
-/// credit carried across bubbles stays bounded; the proved bound is
-/// `OUTER <= 2*R*WINDOW + TARGET` (see docs/FORMAL.md for the argument).
+/// The contract (docs/THROTTLE.md): with `R` the largest request, in every interval of `t`
+/// cycles with one configuration the throttle grants at most
+/// `BURST + TARGET + R - 1 + TARGET*ceil(t/WINDOW)` beats (`< sigma + rho*t`,
+/// `sigma = 2*TARGET + BURST + R - 1`). The monitor of [`throttle_monitor`] checks it from a
+/// freely chosen start; the other properties are the inductive strengthening that makes the
+/// proof unbounded: the credit stays within `-(R-1)..=BURST+TARGET`, and the monitor's sum is
+/// at most the credit at the start minus the credit now (minus `TARGET` while its blocks are
+/// one ahead of the window ends). `contract` holds for any `beats` (R = 7); the
+/// `well_formed` group assumes requests of at most 4 beats (R = 4).
 pub fn throttle() -> FormalProblem {
     let VerilogTop { top, text, .. } = emit::throttle();
-    let r = MAX_FIELD_BEATS;
-    let mut bounded = prop(
-        "outer_bounded",
-        &format!(
-            "with TARGET >= {} (twice the largest request), OUTER <= 2*{r}*WINDOW + TARGET",
-            2 * r
+    let base = [
+        (
+            "off_state",
+            "while off, CREDIT and WC are 0 (the internal avail register too)",
+            "f_on || (avail$q == 18'd0 && wc$q == 16'd0)".to_string(),
         ),
+        (
+            "enabled_register",
+            "the internal copy of WINDOW != 0 matches WINDOW",
+            "en$q == (window$q != 16'd0)".to_string(),
+        ),
+        (
+            "below_burst_at_window_end",
+            "in a window-end cycle the registered look-ahead flag is CREDIT <= BURST",
+            "!f_on || wc$q != 16'd0 || below_burst$q == ($signed(avail$q) < $signed({2'b0, burst$q}))"
+                .to_string(),
+        ),
+        (
+            "target_minus_one",
+            "the register holding TARGET - 1 matches TARGET",
+            "target$q == 16'd0 || tm1$q == target$q - 16'd1".to_string(),
+        ),
+        (
+            "credit_at_most_burst_plus_target",
+            "with the configuration unchanged since the last window end, CREDIT <= BURST + \
+             TARGET and WC < WINDOW",
+            "!f_on || f_dirty || (f_credit <= f_bt && wc$q < window$q)".to_string(),
+        ),
+        (
+            "monitor_tracks_credit",
+            "the monitor's uncapped credit is at least the throttle's credit, its start credit \
+             is within BURST + TARGET, and its blocks are in step with the windows: at most one \
+             ahead, and never behind",
+            "!f_act || (f_on && !f_dirty && f_cs <= f_bt && f_ph < window$q \
+             && (f_ahead ? wc$q < f_ph : wc$q >= f_ph) \
+             && f_z >= $signed({{2{f_credit[17]}}, f_credit}) && f_z <= 20'sd262144)"
+                .to_string(),
+        ),
+    ];
+    let floor = |r: u32| {
         format!(
-            "target$q < 16'd{} || outer$q[24] || \
-             {{8'd0, outer$q[23:0]}} <= {{16'd0, window$q}} * 32'd{} + {{16'd0, target$q}}",
-            2 * r,
-            2 * r
-        ),
-    );
-    bounded.separate = true;
-    let properties = vec![
+            "(!f_on || f_credit >= -18'sd{m}) && (!f_act || f_cs >= -18'sd{m})",
+            m = r - 1
+        )
+    };
+    let contract = |r: u32| {
+        format!(
+            "!f_act || f_excess <= $signed({{3'd0, f_bt[16:0]}}) + 20'sd{}",
+            r - 1
+        )
+    };
+    let mut properties = vec![
         prop(
             "bubble_only_when_enabled",
             "the throttle is in BUBBLE only while WINDOW != 0",
-            "!bubble$q || window$q != 16'd0".into(),
+            "!st_bubble || window$q != 16'd0".into(),
         ),
         prop(
             "no_fire_in_bubble",
             "no request fires (nor is offered downstream) while in BUBBLE",
-            "!(bubble$q && (up_ready || down_valid))".into(),
+            "!(st_bubble && (up_ready || down_valid))".into(),
         ),
         prop(
             "off_is_pass_through",
@@ -137,27 +242,72 @@ pub fn throttle() -> FormalProblem {
                 .into(),
         ),
         prop(
-            "wc_below_window_or_bubble",
-            "the window counter stays below WINDOW (MONITOR) or the bubble length (BUBBLE)",
-            "bubble$q ? (wc$q < blen$q) : (window$q == 16'd0 ? wc$q == 16'd0 : wc$q < window$q)"
-                .into(),
-        ),
-        prop(
-            "outer_at_least_minus_burst",
-            "OUTER never goes below -BURST",
-            "$signed({outer$q[24], outer$q}) >= -$signed({10'd0, burst$q})".into(),
-        ),
-        prop(
             "invalid_config_never_takes_effect",
             "WINDOW is never 1, and TARGET is never 0 while WINDOW != 0",
             "window$q != 16'd1 && (window$q == 16'd0 || target$q != 16'd0)".into(),
         ),
-        bounded,
     ];
+    let r = MAX_FIELD_BEATS;
+    for (name, doc, expr) in &base {
+        properties.push(prop(name, doc, expr.clone()));
+    }
+    properties.push(prop(
+        "credit_at_least_one_minus_r",
+        &format!(
+            "CREDIT >= {} (a request fires only with CREDIT >= 1)",
+            1 - r as i32
+        ),
+        floor(r),
+    ));
+    properties.push(prop(
+        "contract",
+        &format!(
+            "beats granted in any t cycles with one configuration <= BURST + TARGET + {} + \
+             TARGET*ceil(t/WINDOW), for any beats field (R = {r})",
+            r - 1
+        ),
+        contract(r),
+    ));
+    // The same for well-formed requests (R = 4), under that assumption; the group repeats the
+    // strengthening it needs.
+    let wf = (
+        format!("!up_valid || up_beats <= 3'd{}", spec::MAX_BEATS),
+        format!("well-formed requests: at most {} beats", spec::MAX_BEATS),
+    );
+    let r = spec::MAX_BEATS;
+    let mut lemmas: Vec<String> = properties
+        .iter()
+        .take(4)
+        .map(|p| p.expr.clone())
+        .chain(base.iter().map(|(_, _, e)| e.clone()))
+        .map(|e| format!("({e})"))
+        .collect();
+    lemmas.push(floor(r));
+    let mut wf_lemmas = prop(
+        "well_formed_strengthening",
+        &format!(
+            "the strengthening above with CREDIT >= {} (requests of at most {r} beats)",
+            1 - r as i32
+        ),
+        lemmas.join(" && "),
+    );
+    wf_lemmas.assumptions = vec![wf.clone()];
+    let mut wf_contract = prop(
+        "contract_well_formed",
+        &format!(
+            "beats granted in any t cycles with one configuration <= BURST + TARGET + {} + \
+             TARGET*ceil(t/WINDOW), for requests of at most R = {r} beats",
+            r - 1
+        ),
+        contract(r),
+    );
+    wf_contract.assumptions = vec![wf];
+    properties.push(wf_lemmas);
+    properties.push(wf_contract);
     FormalProblem {
         top,
         verilog: text,
-        monitors: String::new(),
+        monitors: throttle_monitor(),
         properties,
     }
 }
@@ -367,7 +517,11 @@ mod tests {
         let ifdef = body.find("`ifdef FORMAL").unwrap();
         assert!(ifdef < body.find("endmodule // moca_throttle\n").unwrap());
         assert!(v.contains("// no_fire_in_bubble"));
-        assert!(!v.contains("// outer_bounded"));
+        assert!(!v.contains("// contract"));
+        assert!(
+            v.contains("reg f_act"),
+            "the contract monitor is in the property block"
+        );
         let a = arbiter(3).unwrap();
         let v = a.verilog_with(&[0]);
         assert!(v.contains("{grant$2, grant$1, grant$0}"));

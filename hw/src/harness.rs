@@ -31,8 +31,9 @@ fn u(v: u64) -> u32 {
     v as u32
 }
 
-fn sext25(v: u64) -> i32 {
-    ((v as u32) << 7) as i32 >> 7
+fn sext_credit(v: u64) -> i32 {
+    const SHIFT: u32 = 32 - golden::spec::CREDIT_BITS as u32;
+    ((v as u32) << SHIFT) as i32 >> SHIFT
 }
 
 /// The `MemThrottle` RTL driven with golden-model types.
@@ -81,9 +82,7 @@ impl ThrottleRtl {
                 },
                 cfg_error: t.st_cfg_error.val(),
                 wc: t.st_wc.val().index() as u16,
-                inner: sext25(t.st_inner.val().to_u64()),
-                outer: sext25(t.st_outer.val().to_u64()),
-                bubble_len: t.st_bubble_len.val().index() as u16,
+                credit: sext_credit(t.st_credit.val().to_u64()),
                 perf_reqs: u(t.perf_reqs.val().to_u64()),
                 perf_beats: u(t.perf_beats.val().to_u64()),
                 perf_bubble: u(t.perf_bubble.val().to_u64()),

@@ -2,13 +2,27 @@
 //!
 //! The specification is the golden twin `golden::throttle` (cycle semantics, register map in
 //! `golden::spec`); this block implements it and is co-simulated against it cycle by cycle.
-//! Signed credit counters are held as 25-bit two's complement `Bits` and compared with
-//! explicit sign handling, so the emitted Verilog is plain unsigned Verilog-2005.
+//!
+//! Implementation notes (none of this is visible at the ports):
+//! * The credit is held as `avail = CREDIT - 1` while on and 0 while off, so the bubble is the
+//!   sign bit of a register: `fire` is one LUT from the inputs.
+//! * One wide carry chain after `fire`: the next credit is `base - f`, where `base` is `avail`,
+//!   or at a window end `min(avail, BURST - 1) + TARGET`, selected by a registered flag
+//!   (`below_burst`) from `avail + TARGET` and `BURST + TARGET - 1`, which come from registers
+//!   in parallel with `fire`. `below_burst` is computed one cycle ahead, `avail - f < BURST`
+//!   with this cycle's (or the newly written) `BURST`; it is exact in every window-end cycle,
+//!   because the cycle before a window end is never a window end, a start or a restart
+//!   (`WINDOW >= 2`). `TARGET - 1` is kept in a register written with `TARGET`.
+//! * `en` is a register copy of `WINDOW != 0`.
+//! * The configuration writes that set the credit (start, stop, restart) are decoded in
+//!   parallel and select the final value with one multiplexer after the chain.
+//! * Signed values are 18-bit two's complement `Bits`, compared with explicit sign handling,
+//!   so the emitted Verilog is plain unsigned Verilog-2005.
 
 use golden::spec::{self, throttle as reg};
 use rust_hdl::prelude::*;
 
-/// Credit counter type (25-bit two's complement).
+/// Credit type (18-bit two's complement).
 pub type Credit = Bits<{ spec::CREDIT_BITS }>;
 /// 16-bit register type.
 pub type Reg16 = Bits<{ spec::COUNTER_BITS }>;
@@ -48,14 +62,10 @@ pub struct MemThrottle {
     pub st_bubble: Signal<Out, Bit>,
     /// Status: sticky configuration error.
     pub st_cfg_error: Signal<Out, Bit>,
-    /// Status: window/bubble counter.
+    /// Status: cycles left in the window.
     pub st_wc: Signal<Out, Reg16>,
-    /// Status: inner counter.
-    pub st_inner: Signal<Out, Credit>,
-    /// Status: outer counter.
-    pub st_outer: Signal<Out, Credit>,
-    /// Status: bubble length.
-    pub st_bubble_len: Signal<Out, Reg16>,
+    /// Status: credit (18-bit two's complement).
+    pub st_credit: Signal<Out, Credit>,
     /// Perf: granted requests.
     pub perf_reqs: Signal<Out, Perf>,
     /// Perf: granted beats.
@@ -70,32 +80,35 @@ pub struct MemThrottle {
     window: DFF<Reg16>,
     target: DFF<Reg16>,
     burst: DFF<Reg16>,
-    bubble: DFF<Bit>,
+    tm1: DFF<Reg16>,
+    en: DFF<Bit>,
     cfg_error: DFF<Bit>,
     wc: DFF<Reg16>,
-    inner: DFF<Credit>,
-    outer: DFF<Credit>,
-    blen: DFF<Reg16>,
+    avail: DFF<Credit>,
+    below_burst: DFF<Bit>,
     reqs: DFF<Perf>,
     beats: DFF<Perf>,
     bubbles: DFF<Perf>,
     waits: DFF<Perf>,
     windows: DFF<Perf>,
     // Combinational intermediates.
+    enabled: Signal<Local, Bit>,
     in_bubble: Signal<Local, Bit>,
     fire: Signal<Local, Bit>,
-    fired_beats: Signal<Local, Credit>,
-    sum: Signal<Local, Credit>,
-    detect: Signal<Local, Bit>,
-    half: Signal<Local, Reg16>,
-    b34: Signal<Local, Credit>,
-    b58: Signal<Local, Credit>,
-    b12: Signal<Local, Credit>,
-    raw_settled: Signal<Local, Credit>,
-    settled: Signal<Local, Credit>,
-    floor: Signal<Local, Credit>,
+    fired: Signal<Local, Bits<{ spec::BEATS_BITS }>>,
+    fired_wide: Signal<Local, Credit>,
+    plus_target: Signal<Local, Credit>,
+    cap: Signal<Local, Credit>,
+    base: Signal<Local, Credit>,
+    charged: Signal<Local, Credit>,
+    ahead_cur: Signal<Local, Credit>,
+    ahead_new: Signal<Local, Credit>,
+    below_cur: Signal<Local, Bit>,
+    below_new: Signal<Local, Bit>,
+    set_credit: Signal<Local, Bit>,
+    set_value: Signal<Local, Credit>,
+    credit: Signal<Local, Credit>,
     write_ok: Signal<Local, Bit>,
-    restart: Signal<Local, Bit>,
     // Register addresses and constants from `golden::spec`.
     a_window: Constant<Bits<{ spec::CFG_ADDR_BITS }>>,
     a_target: Constant<Bits<{ spec::CFG_ADDR_BITS }>>,
@@ -103,9 +116,7 @@ pub struct MemThrottle {
     a_ctrl: Constant<Bits<{ spec::CFG_ADDR_BITS }>>,
     a_status: Constant<Bits<{ spec::CFG_ADDR_BITS }>>,
     a_wc: Constant<Bits<{ spec::CFG_ADDR_BITS }>>,
-    a_inner: Constant<Bits<{ spec::CFG_ADDR_BITS }>>,
-    a_outer: Constant<Bits<{ spec::CFG_ADDR_BITS }>>,
-    a_bubble_len: Constant<Bits<{ spec::CFG_ADDR_BITS }>>,
+    a_credit: Constant<Bits<{ spec::CFG_ADDR_BITS }>>,
     a_perf_reqs: Constant<Bits<{ spec::CFG_ADDR_BITS }>>,
     a_perf_beats: Constant<Bits<{ spec::CFG_ADDR_BITS }>>,
     a_perf_bubble: Constant<Bits<{ spec::CFG_ADDR_BITS }>>,
@@ -113,6 +124,7 @@ pub struct MemThrottle {
     a_perf_windows: Constant<Bits<{ spec::CFG_ADDR_BITS }>>,
     ctrl_reserved: Constant<Reg16>,
     sign_mask: Constant<Credit>,
+    high_mask: Constant<Credit>,
     sign_ext32: Constant<Bits<{ spec::CFG_RDATA_BITS }>>,
 }
 
@@ -136,9 +148,7 @@ impl Default for MemThrottle {
             st_bubble: Default::default(),
             st_cfg_error: Default::default(),
             st_wc: Default::default(),
-            st_inner: Default::default(),
-            st_outer: Default::default(),
-            st_bubble_len: Default::default(),
+            st_credit: Default::default(),
             perf_reqs: Default::default(),
             perf_beats: Default::default(),
             perf_bubble: Default::default(),
@@ -147,49 +157,51 @@ impl Default for MemThrottle {
             window: Default::default(),
             target: Default::default(),
             burst: Default::default(),
-            bubble: Default::default(),
+            tm1: Default::default(),
+            en: Default::default(),
             cfg_error: Default::default(),
             wc: Default::default(),
-            inner: Default::default(),
-            outer: Default::default(),
-            blen: Default::default(),
+            avail: Default::default(),
+            below_burst: Default::default(),
             reqs: Default::default(),
             beats: Default::default(),
             bubbles: Default::default(),
             waits: Default::default(),
             windows: Default::default(),
+            enabled: Default::default(),
             in_bubble: Default::default(),
             fire: Default::default(),
-            fired_beats: Default::default(),
-            sum: Default::default(),
-            detect: Default::default(),
-            half: Default::default(),
-            b34: Default::default(),
-            b58: Default::default(),
-            b12: Default::default(),
-            raw_settled: Default::default(),
-            settled: Default::default(),
-            floor: Default::default(),
+            fired: Default::default(),
+            fired_wide: Default::default(),
+            plus_target: Default::default(),
+            cap: Default::default(),
+            base: Default::default(),
+            charged: Default::default(),
+            ahead_cur: Default::default(),
+            ahead_new: Default::default(),
+            below_cur: Default::default(),
+            below_new: Default::default(),
+            set_credit: Default::default(),
+            set_value: Default::default(),
+            credit: Default::default(),
             write_ok: Default::default(),
-            restart: Default::default(),
             a_window: a(reg::WINDOW),
             a_target: a(reg::TARGET),
             a_burst: a(reg::BURST),
             a_ctrl: a(reg::CTRL),
             a_status: a(reg::STATUS),
             a_wc: a(reg::WC),
-            a_inner: a(reg::INNER),
-            a_outer: a(reg::OUTER),
-            a_bubble_len: a(reg::BUBBLE_LEN),
+            a_credit: a(reg::CREDIT),
             a_perf_reqs: a(reg::PERF_REQS),
             a_perf_beats: a(reg::PERF_BEATS),
             a_perf_bubble: a(reg::PERF_BUBBLE),
             a_perf_wait: a(reg::PERF_WAIT),
             a_perf_windows: a(reg::PERF_WINDOWS),
-            ctrl_reserved: Constant::new(Bits::from(u64::from(
-                !(reg::CTRL_CLEAR_ERROR | reg::CTRL_CLEAR_PERF),
-            ))),
+            ctrl_reserved: Constant::new(Bits::from(u64::from(!reg::CTRL_BITS))),
             sign_mask: Constant::new(Bits::from(1u64 << (spec::CREDIT_BITS - 1))),
+            high_mask: Constant::new(Bits::from(
+                ((1u64 << spec::CREDIT_BITS) - 1) & !((1u64 << spec::BEATS_BITS) - 1),
+            )),
             sign_ext32: Constant::new(Bits::from(
                 (u64::from(u32::MAX) << spec::CREDIT_BITS) & u64::from(u32::MAX),
             )),
@@ -201,87 +213,112 @@ impl Logic for MemThrottle {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, window, target, burst, bubble, cfg_error, wc, inner, outer, blen, reqs,
-            beats, bubbles, waits, windows
+            self,
+            clock,
+            window,
+            target,
+            burst,
+            tm1,
+            en,
+            cfg_error,
+            wc,
+            avail,
+            below_burst,
+            reqs,
+            beats,
+            bubbles,
+            waits,
+            windows
         );
-        // Handshake: pass-through unless in a bubble (never when WINDOW == 0).
-        self.in_bubble.next = self.bubble.q.val() & (self.window.q.val() != 0);
+        // Handshake: pass-through unless the credit is used up (avail < 0; avail is 0 when off).
+        self.enabled.next = self.en.q.val();
+        self.in_bubble.next = (self.avail.q.val() & self.sign_mask.val()) != 0;
         self.up_ready.next = self.down_ready.val() & !self.in_bubble.val();
         self.down_valid.next = self.up_valid.val() & !self.in_bubble.val();
         self.down_beats.next = self.up_beats.val();
         self.down_addr.next = self.up_addr.val();
         self.fire.next = self.up_valid.val() & self.down_ready.val() & !self.in_bubble.val();
-        self.fired_beats.next = 0.into();
+        self.fired.next = 0.into();
         if self.fire.val() {
-            self.fired_beats.next =
-                bit_cast::<{ spec::CREDIT_BITS }, { spec::BEATS_BITS }>(self.up_beats.val());
+            self.fired.next = self.up_beats.val();
         }
+        self.fired_wide.next =
+            bit_cast::<{ spec::CREDIT_BITS }, { spec::BEATS_BITS }>(self.fired.val());
 
-        // Detection: 2*outer > TARGET with outer >= 0 (a negative outer never detects).
-        self.sum.next = self.inner.q.val() + self.fired_beats.val();
-        self.detect.next = ((self.outer.q.val() & self.sign_mask.val()) == 0)
-            & ((bit_cast::<26, { spec::CREDIT_BITS }>(self.outer.q.val()) << 1)
-                > bit_cast::<26, { spec::COUNTER_BITS }>(self.target.q.val()));
-        self.half.next = self.window.q.val() >> 1;
-        self.b12.next =
-            bit_cast::<{ spec::CREDIT_BITS }, { spec::COUNTER_BITS }>(self.target.q.val() >> 1);
-        self.b34.next = self.b12.val()
-            + bit_cast::<{ spec::CREDIT_BITS }, { spec::COUNTER_BITS }>(self.target.q.val() >> 2);
-        self.b58.next = self.b12.val()
-            + bit_cast::<{ spec::CREDIT_BITS }, { spec::COUNTER_BITS }>(self.target.q.val() >> 3);
-        // Window end: outer + sum - TARGET, clamped below at -BURST (signed compare by flipping
-        // the sign bit).
-        self.raw_settled.next = self.outer.q.val() + self.sum.val()
-            - bit_cast::<{ spec::CREDIT_BITS }, { spec::COUNTER_BITS }>(self.target.q.val());
-        self.floor.next =
-            !bit_cast::<{ spec::CREDIT_BITS }, { spec::COUNTER_BITS }>(self.burst.q.val()) + 1;
-        self.settled.next = self.raw_settled.val();
-        if (self.raw_settled.val() ^ self.sign_mask.val())
-            < (self.floor.val() ^ self.sign_mask.val())
-        {
-            self.settled.next = self.floor.val();
-        }
-
-        if self.window.q.val() != 0 {
-            if !self.bubble.q.val() {
-                if self.detect.val() {
-                    self.bubble.d.next = true;
-                    self.wc.d.next = 0.into();
-                    self.inner.d.next = self.sum.val();
-                    if self.outer.q.val()
-                        >= bit_cast::<{ spec::CREDIT_BITS }, { spec::COUNTER_BITS }>(
-                            self.target.q.val(),
-                        )
-                    {
-                        self.blen.d.next = self.half.val() << 1;
-                        self.outer.d.next = self.outer.q.val()
-                            - bit_cast::<{ spec::CREDIT_BITS }, { spec::COUNTER_BITS }>(
-                                self.target.q.val(),
-                            );
-                    } else if self.outer.q.val() >= self.b34.val() {
-                        self.blen.d.next = self.half.val() + (self.half.val() >> 1);
-                        self.outer.d.next = self.outer.q.val() - self.b34.val();
-                    } else if self.outer.q.val() >= self.b58.val() {
-                        self.blen.d.next = self.half.val() + (self.half.val() >> 2);
-                        self.outer.d.next = self.outer.q.val() - self.b58.val();
-                    } else {
-                        self.blen.d.next = self.half.val();
-                        self.outer.d.next = self.outer.q.val() - self.b12.val();
-                    }
-                } else if self.wc.q.val() == self.window.q.val() - 1 {
-                    self.outer.d.next = self.settled.val();
-                    self.inner.d.next = 0.into();
-                    self.wc.d.next = 0.into();
-                    self.windows.d.next = self.windows.q.val() + 1;
-                } else {
-                    self.inner.d.next = self.sum.val();
-                    self.wc.d.next = self.wc.q.val() + 1;
-                }
-            } else if self.wc.q.val() == self.blen.q.val() - 1 {
-                self.bubble.d.next = false;
-                self.wc.d.next = 0.into();
+        // Charging: avail' = base - f, with base = avail, or at a window end
+        // min(avail, BURST - 1) + TARGET (registers only, in parallel with `fire`).
+        self.plus_target.next = self.avail.q.val()
+            + bit_cast::<{ spec::CREDIT_BITS }, { spec::COUNTER_BITS }>(self.target.q.val());
+        self.cap.next =
+            bit_cast::<{ spec::CREDIT_BITS }, { spec::COUNTER_BITS }>(self.burst.q.val())
+                + bit_cast::<{ spec::CREDIT_BITS }, { spec::COUNTER_BITS }>(self.tm1.q.val());
+        self.base.next = self.avail.q.val();
+        if self.wc.q.val() == 0 {
+            if self.below_burst.q.val() {
+                self.base.next = self.plus_target.val();
             } else {
-                self.wc.d.next = self.wc.q.val() + 1;
+                self.base.next = self.cap.val();
+            }
+        }
+        self.charged.next = self.base.val() - self.fired_wide.val();
+        // One cycle ahead: avail - f < BURST' (BURST' = the value written this cycle, if any),
+        // i.e. avail - BURST' < f with f <= 7; both candidates in parallel, the write selects.
+        self.ahead_cur.next = self.avail.q.val()
+            - bit_cast::<{ spec::CREDIT_BITS }, { spec::COUNTER_BITS }>(self.burst.q.val());
+        self.ahead_new.next = self.avail.q.val()
+            - bit_cast::<{ spec::CREDIT_BITS }, { spec::COUNTER_BITS }>(self.cfg_wdata.val());
+        self.below_cur.next = ((self.ahead_cur.val() & self.sign_mask.val()) != 0)
+            | (((self.ahead_cur.val() & self.high_mask.val()) == 0)
+                & (bit_cast::<{ spec::BEATS_BITS }, { spec::CREDIT_BITS }>(self.ahead_cur.val())
+                    < self.fired.val()));
+        self.below_new.next = ((self.ahead_new.val() & self.sign_mask.val()) != 0)
+            | (((self.ahead_new.val() & self.high_mask.val()) == 0)
+                & (bit_cast::<{ spec::BEATS_BITS }, { spec::CREDIT_BITS }>(self.ahead_new.val())
+                    < self.fired.val()));
+        self.below_burst.d.next = self.below_cur.val();
+        if self.cfg_we.val()
+            & ((self.cfg_addr.val() == self.a_burst.val())
+                | ((self.cfg_addr.val() == self.a_target.val())
+                    & (!self.enabled.val() | (self.cfg_wdata.val() != 0))))
+        {
+            self.below_burst.d.next = self.below_new.val();
+        }
+
+        // Writes that set the credit: stop (0), start or restart (TARGET - 1). While off the
+        // credit holds its 0.
+        self.set_credit.next = !self.enabled.val();
+        self.set_value.next = 0.into();
+        if self.cfg_we.val() {
+            if (self.cfg_addr.val() == self.a_window.val()) & (self.cfg_wdata.val() != 1) {
+                if self.cfg_wdata.val() == 0 {
+                    self.set_credit.next = true;
+                } else if !self.enabled.val() & (self.target.q.val() != 0) {
+                    self.set_credit.next = true;
+                    self.set_value.next =
+                        bit_cast::<{ spec::CREDIT_BITS }, { spec::COUNTER_BITS }>(self.tm1.q.val());
+                }
+            }
+            if (self.cfg_addr.val() == self.a_ctrl.val())
+                & ((self.cfg_wdata.val() & self.ctrl_reserved.val()) == 0)
+                & self.cfg_wdata.val().get_bit(2)
+                & self.enabled.val()
+            {
+                self.set_credit.next = true;
+                self.set_value.next =
+                    bit_cast::<{ spec::CREDIT_BITS }, { spec::COUNTER_BITS }>(self.tm1.q.val());
+            }
+        }
+        self.avail.d.next = self.charged.val();
+        if self.set_credit.val() {
+            self.avail.d.next = self.set_value.val();
+        }
+
+        if self.enabled.val() {
+            if self.wc.q.val() == 0 {
+                self.wc.d.next = self.window.q.val() - 1;
+                self.windows.d.next = self.windows.q.val() + 1;
+            } else {
+                self.wc.d.next = self.wc.q.val() - 1;
             }
         }
 
@@ -300,19 +337,15 @@ impl Logic for MemThrottle {
 
         // Configuration writes win over everything above.
         self.write_ok.next = false;
-        self.restart.next = false;
         if self.cfg_addr.val() == self.a_window.val() {
             self.write_ok.next = (self.cfg_wdata.val() != 1)
                 & ((self.cfg_wdata.val() == 0) | (self.target.q.val() != 0));
-            self.restart.next = true;
         }
         if self.cfg_addr.val() == self.a_target.val() {
-            self.write_ok.next = (self.window.q.val() == 0) | (self.cfg_wdata.val() != 0);
-            self.restart.next = true;
+            self.write_ok.next = !self.enabled.val() | (self.cfg_wdata.val() != 0);
         }
         if self.cfg_addr.val() == self.a_burst.val() {
             self.write_ok.next = true;
-            self.restart.next = true;
         }
         if self.cfg_addr.val() == self.a_ctrl.val() {
             self.write_ok.next = (self.cfg_wdata.val() & self.ctrl_reserved.val()) == 0;
@@ -323,21 +356,22 @@ impl Logic for MemThrottle {
             } else {
                 if self.cfg_addr.val() == self.a_window.val() {
                     self.window.d.next = self.cfg_wdata.val();
+                    self.en.d.next = self.cfg_wdata.val() != 0;
+                    if self.cfg_wdata.val() == 0 {
+                        self.wc.d.next = 0.into();
+                    } else if !self.enabled.val() {
+                        self.wc.d.next = self.cfg_wdata.val() - 1;
+                    }
                 }
                 if self.cfg_addr.val() == self.a_target.val() {
                     self.target.d.next = self.cfg_wdata.val();
                     self.burst.d.next = self.cfg_wdata.val();
+                    self.tm1.d.next = self.cfg_wdata.val() - 1;
                 }
                 if self.cfg_addr.val() == self.a_burst.val() {
                     self.burst.d.next = self.cfg_wdata.val();
                 }
-                if self.restart.val() {
-                    self.bubble.d.next = false;
-                    self.wc.d.next = 0.into();
-                    self.inner.d.next = 0.into();
-                    self.outer.d.next = 0.into();
-                    self.blen.d.next = 0.into();
-                } else {
+                if self.cfg_addr.val() == self.a_ctrl.val() {
                     if self.cfg_wdata.val().get_bit(0) {
                         self.cfg_error.d.next = false;
                     }
@@ -348,17 +382,22 @@ impl Logic for MemThrottle {
                         self.waits.d.next = 0.into();
                         self.windows.d.next = 0.into();
                     }
+                    if self.cfg_wdata.val().get_bit(2) & self.enabled.val() {
+                        self.wc.d.next = self.window.q.val() - 1;
+                    }
                 }
             }
         }
 
         // Status outputs and the read port.
-        self.st_bubble.next = self.bubble.q.val();
+        self.credit.next = 0.into();
+        if self.enabled.val() {
+            self.credit.next = self.avail.q.val() + 1;
+        }
+        self.st_bubble.next = self.in_bubble.val();
         self.st_cfg_error.next = self.cfg_error.q.val();
         self.st_wc.next = self.wc.q.val();
-        self.st_inner.next = self.inner.q.val();
-        self.st_outer.next = self.outer.q.val();
-        self.st_bubble_len.next = self.blen.q.val();
+        self.st_credit.next = self.credit.val();
         self.perf_reqs.next = self.reqs.q.val();
         self.perf_beats.next = self.beats.q.val();
         self.perf_bubble.next = self.bubbles.q.val();
@@ -375,12 +414,12 @@ impl Logic for MemThrottle {
             self.cfg_rdata.next = bit_cast::<32, 16>(self.burst.q.val());
         }
         if self.cfg_addr.val() == self.a_status.val() {
-            if self.bubble.q.val() {
+            if self.in_bubble.val() {
                 self.cfg_rdata.next = 1.into();
             }
             if self.cfg_error.q.val() {
                 self.cfg_rdata.next = 2.into();
-                if self.bubble.q.val() {
+                if self.in_bubble.val() {
                     self.cfg_rdata.next = 3.into();
                 }
             }
@@ -388,22 +427,12 @@ impl Logic for MemThrottle {
         if self.cfg_addr.val() == self.a_wc.val() {
             self.cfg_rdata.next = bit_cast::<32, 16>(self.wc.q.val());
         }
-        if self.cfg_addr.val() == self.a_inner.val() {
-            self.cfg_rdata.next = bit_cast::<32, { spec::CREDIT_BITS }>(self.inner.q.val());
-            if (self.inner.q.val() & self.sign_mask.val()) != 0 {
-                self.cfg_rdata.next = bit_cast::<32, { spec::CREDIT_BITS }>(self.inner.q.val())
+        if self.cfg_addr.val() == self.a_credit.val() {
+            self.cfg_rdata.next = bit_cast::<32, { spec::CREDIT_BITS }>(self.credit.val());
+            if (self.credit.val() & self.sign_mask.val()) != 0 {
+                self.cfg_rdata.next = bit_cast::<32, { spec::CREDIT_BITS }>(self.credit.val())
                     | self.sign_ext32.val();
             }
-        }
-        if self.cfg_addr.val() == self.a_outer.val() {
-            self.cfg_rdata.next = bit_cast::<32, { spec::CREDIT_BITS }>(self.outer.q.val());
-            if (self.outer.q.val() & self.sign_mask.val()) != 0 {
-                self.cfg_rdata.next = bit_cast::<32, { spec::CREDIT_BITS }>(self.outer.q.val())
-                    | self.sign_ext32.val();
-            }
-        }
-        if self.cfg_addr.val() == self.a_bubble_len.val() {
-            self.cfg_rdata.next = bit_cast::<32, 16>(self.blen.q.val());
         }
         if self.cfg_addr.val() == self.a_perf_reqs.val() {
             self.cfg_rdata.next = self.reqs.q.val();

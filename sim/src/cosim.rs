@@ -998,7 +998,7 @@ mod tests {
         let mut check = ThrottleBlock::new(5, Demand::Random, cfg);
         for _ in 0..3000 {
             let mut i = vec![0; 7];
-            let mut o = vec![0; 16];
+            let mut o = vec![0; 14];
             t.step(&mut i, &mut o);
             assert_lined_up(&t, &check.step_typed(), &i, &o);
         }
