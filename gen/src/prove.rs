@@ -437,7 +437,9 @@ mod tests {
     fn a_broken_arbiter_fails_round_robin_liveness() {
         // The pointer never moves: a port behind a busy lower port starves.
         let p = hw::formal::arbiter(3).unwrap();
-        let broken = p.verilog.replace("ptr$d = sel + 32'h1;", "ptr$d = ptr$q;");
+        let broken = p
+            .verilog
+            .replace("fire_rr = fire & ~policy$q;", "fire_rr = 1'b0;");
         assert_ne!(broken, p.verilog, "the mutation must apply");
         let p = only(p.with_verilog(broken), &["rr_grant_within_n"]);
         let dir = tempfile::tempdir().unwrap();

@@ -317,7 +317,11 @@ pub fn throttle() -> FormalProblem {
 /// `rr_grant_within_n` holds under round-robin with the memory always ready (assumed, with no
 /// configuration writes so the policy stays round-robin from reset): a port that keeps
 /// requesting is granted within `ports` cycles. It is proved with the inductive strengthening
-/// `wait_k + ((k - ptr) mod N) <= N - 1`.
+/// `wait_k + ((k - ptr) mod N) <= N - 1`, and with `picker_masks_consistent`: the picker's
+/// per-port mask registers (`behind$k`, `lock_oh$k`, see `hw::arbiter`) are the redundant
+/// copies of (`policy`, `ptr`) and (`locked`, `lock_id`) they are meant to be. That property
+/// is asserted beside the others (and inside the liveness invariant), since the induction
+/// step may otherwise start from masks that disagree with the pointer.
 pub fn arbiter(ports: usize) -> Result<FormalProblem, ConfigError> {
     let VerilogTop { top, text, .. } = emit::arbiter(ports)?;
     let n = ports;
@@ -351,6 +355,18 @@ pub fn arbiter(ports: usize) -> Result<FormalProblem, ConfigError> {
             n - 1
         ));
     }
+    let mut masks = Vec::new();
+    if n > 1 {
+        for k in 0..n - 1 {
+            masks.push(format!("behind${k}$q == (!policy$q && 4'd{k} < ptr$q)"));
+        }
+        for k in 0..n {
+            masks.push(format!(
+                "lock_oh${k}$q == (locked$q && lock_id$q == 4'd{k})"
+            ));
+        }
+    }
+    let masks = masks.join(" && ");
     let mut rr = prop(
         "rr_grant_within_n",
         &format!(
@@ -358,9 +374,10 @@ pub fn arbiter(ports: usize) -> Result<FormalProblem, ConfigError> {
              granted within {n} cycles"
         ),
         format!(
-            "{} && !locked$q && !policy$q && {}",
+            "{} && !locked$q && !policy$q && {}{}{masks}",
             waits.join(" && "),
-            strengthen.join(" && ")
+            strengthen.join(" && "),
+            if masks.is_empty() { "" } else { " && " },
         ),
     );
     rr.assumptions = vec![
@@ -373,7 +390,7 @@ pub fn arbiter(ports: usize) -> Result<FormalProblem, ConfigError> {
             "no configuration writes: the policy stays round-robin from reset".into(),
         ),
     ];
-    let properties = vec![
+    let mut properties = vec![
         prop(
             "grants_one_hot",
             "at most one requester is granted per cycle",
@@ -399,8 +416,17 @@ pub fn arbiter(ports: usize) -> Result<FormalProblem, ConfigError> {
             "the round-robin pointer and the locked id name existing ports",
             format!("{{1'b0, ptr$q}} < 5'd{n} && {{1'b0, lock_id$q}} < 5'd{n}"),
         ),
-        rr,
     ];
+    if n > 1 {
+        properties.push(prop(
+            "picker_masks_consistent",
+            "the picker's mask registers agree with the registers they copy: port k is \
+             behind the pointer exactly when round-robin and k < ptr, and is the locked \
+             port exactly when locked and lock_id == k",
+            masks,
+        ));
+    }
+    properties.push(rr);
     Ok(FormalProblem {
         top,
         verilog: text,
