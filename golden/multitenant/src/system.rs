@@ -608,6 +608,28 @@ impl<'a> System<'a> {
         self.exp.sim.row_conflict_latency_cycles * (1.0 - 1.0 / streams)
     }
 
+    /// The shared L2 and the system bus in front of it move at most
+    /// `SimParams::l2_total_rows_per_cycle` rows per cycle for all tiles together (hits and
+    /// misses alike): when the running phases' port traffic (`L` over their steady time) exceeds
+    /// it, every phase's steady time stretches by the same factor (a saturated crossbar serves
+    /// requesters in proportion to their requests). The default (one row per cycle per tile of
+    /// the SoC, every tile's own port) never binds.
+    fn share_l2_bandwidth(&self, active: &[Active], times: &mut [(f64, f64)]) {
+        let total = self.exp.sim.l2_total_rows_per_cycle;
+        let demand: f64 = active
+            .iter()
+            .zip(times.iter())
+            .map(|(a, &(s, _))| if s > 0.0 { a.phys.l / s } else { 0.0 })
+            .sum();
+        if total > 0.0 && demand > total * (1.0 + 1e-9) {
+            for (a, (s, _)) in active.iter().zip(times.iter_mut()) {
+                if a.phys.l > 0.0 {
+                    *s *= demand / total;
+                }
+            }
+        }
+    }
+
     /// Share the DRAM channel. Every tenant gets its demand when the sum fits the
     /// (interference-reduced) peak, else the peak is split as `SimParams::arbitration` says (in
     /// proportion to demand by default, or max-min fair). Queueing makes the DRAM latency grow with the channel's utilisation `rho`
@@ -664,14 +686,18 @@ impl<'a> System<'a> {
         let demands: Vec<f64> = active.iter().map(|a| self.demand(a, extra)).collect();
         let tiles: Vec<u32> = active.iter().map(|a| a.tiles).collect();
         let shares = self.allocate(&demands, &tiles);
-        let rates = active
+        let mut times: Vec<(f64, f64)> = active
             .iter()
             .zip(&shares)
             .map(|(a, &b)| {
                 let share = if a.phys.d > 0.0 { b } else { f64::INFINITY };
-                let (s, fill) = self.times(a, share, extra);
-                1.0 / (s + fill).max(1e-9)
+                self.times(a, share, extra)
             })
+            .collect();
+        self.share_l2_bandwidth(active, &mut times);
+        let rates = times
+            .iter()
+            .map(|&(s, fill)| 1.0 / (s + fill).max(1e-9))
             .collect();
         (shares, rates)
     }
@@ -1279,6 +1305,39 @@ mod tests {
         // the part of their 4x larger per-tile compute that does not overlap.
         assert!(t8 >= floor - 1e-6, "{t8} < {floor}");
         assert!(t8 > 0.8 * t2, "8 tiles {t8} vs 2 tiles {t2}");
+    }
+
+    #[test]
+    fn the_shared_l2_bandwidth_binds_only_below_the_tiles_ports() {
+        // Two 4-tile layers streaming from the L2 (no DRAM traffic, no compute): each moves 4
+        // rows/cycle through its ports, 8 together.
+        let work = LayerWork {
+            c: 0.0,
+            l: 400_000.0,
+            d: 0.0,
+            loads: 400_000.0,
+            n: 1.0,
+        };
+        let layer = CoRunLayer {
+            work,
+            tiles: 4,
+            regs: ThrottleRegs::OFF,
+        };
+        let mut exp = Experiment::artifact();
+        exp.sim.layer_overhead_cycles = 0.0;
+        let prof = Profiles::new(&exp);
+        let free = System::new(&exp, &prof)
+            .corun_rates(&[layer, layer])
+            .unwrap();
+        // The default (8 rows/cycle) does not bind: each layer runs at its ports' rate.
+        assert!((free[0] * 100_000.0 - 1.0).abs() < 1e-6, "{free:?}");
+        exp.sim.l2_total_rows_per_cycle = 2.0;
+        let shared = System::new(&exp, &prof)
+            .corun_rates(&[layer, layer])
+            .unwrap();
+        // 2 rows/cycle for both: each gets 1, a quarter of its ports' rate.
+        assert!((shared[0] / free[0] - 0.25).abs() < 1e-6, "{shared:?}");
+        assert!((shared[1] / free[1] - 0.25).abs() < 1e-6, "{shared:?}");
     }
 
     #[test]

@@ -628,7 +628,10 @@ pub struct SimParams {
     pub dram_peak_rows_per_cycle: f64,
     /// Rows per cycle one tile's DMA can move from the L2 (on-chip loads and stores).
     pub l2_rows_per_cycle_per_tile: f64,
-    /// Rows per cycle the shared L2 delivers to all tiles together.
+    /// Rows per cycle the shared L2 (and the system bus in front of it) delivers to all tiles
+    /// together, hits and misses alike: co-running layers whose port traffic exceeds it are
+    /// slowed in proportion (`multitenant::system`). The default (8 = one row per cycle for
+    /// each of the 8 tiles' own ports) never binds.
     pub l2_total_rows_per_cycle: f64,
     /// DRAM round-trip latency in cycles seen by a DMA request.
     pub dram_latency_cycles: f64,
