@@ -199,6 +199,9 @@ pub fn utilisation(log: &str) -> Vec<String> {
     out
 }
 
+/// The devices passed over, with the reason.
+pub type Refused = Vec<(Ecp5Device, Refusal)>;
+
 /// Place on the smallest device of `candidates` that holds the block: a device the block's
 /// own cells exceed is skipped, a device nextpnr fails on is reported and the next is tried.
 /// Returns the placement (if any) and every device tried with the reason it was not used.
@@ -209,7 +212,7 @@ pub fn place_smallest(
     speed: Speed,
     seed: u64,
     freq: u32,
-) -> Result<(Option<Placed>, Vec<(Ecp5Device, Refusal)>)> {
+) -> Result<(Option<Placed>, Refused)> {
     let mut refused = Vec::new();
     for d in candidates {
         if !need.fits(d) {
