@@ -453,22 +453,26 @@ impl Logic for PeColumn {
 
 /// The `STORE` conversion of one lane: arithmetic right shift by `shift`, saturation to int8,
 /// placed in its lane of a row (`row` is zero outside the lane).
+///
+/// The saturation test needs no comparator: `x >> shift` exceeds 127 exactly when `x` is
+/// non-negative and has a bit set at or above `shift + 7`, and is below -128 exactly when `x`
+/// is negative and has a bit clear there. `m_sat` (ones at bits `shift+7..=31`) and `m_sx`
+/// (the low byte of the arithmetic shift's sign bits, `!(0xFFFF_FFFF >> shift)`) depend on the
+/// shift only, so the store unit keeps them in registers.
 #[derive(LogicBlock)]
 pub struct Requant {
     /// Accumulator value (int32).
     pub x: Signal<In, Bits<32>>,
     /// Shift (0..=31).
     pub shift: Signal<In, Bits<5>>,
+    /// Ones at bits `shift + 7 ..= 31`.
+    pub m_sat: Signal<In, Bits<32>>,
+    /// The low byte of `!(0xFFFF_FFFF >> shift)`.
+    pub m_sx: Signal<In, Bits<8>>,
     /// The int8 result in its lane.
     pub row: Signal<Out, Row>,
-    sh: Signal<Local, Bits<32>>,
-    ext: Signal<Local, Bits<32>>,
     y: Signal<Local, Bits<8>>,
     lane_shift: Constant<Bits<8>>,
-    c_ones: Constant<Bits<32>>,
-    c_sign: Constant<Bits<32>>,
-    c_hi: Constant<Bits<32>>,
-    c_lo: Constant<Bits<32>>,
 }
 
 impl Requant {
@@ -477,16 +481,11 @@ impl Requant {
         Self {
             x: Default::default(),
             shift: Default::default(),
+            m_sat: Default::default(),
+            m_sx: Default::default(),
             row: Default::default(),
-            sh: Default::default(),
-            ext: Default::default(),
             y: Default::default(),
             lane_shift: konst((8 * j) as u64),
-            c_ones: konst(0xFFFF_FFFF),
-            c_sign: konst(0x8000_0000),
-            // 127 and -128 with the sign bit flipped (signed compares as unsigned).
-            c_hi: konst(0x8000_007F),
-            c_lo: konst(0x7FFF_FF80),
         }
     }
 }
@@ -494,18 +493,15 @@ impl Requant {
 impl Logic for Requant {
     #[hdl_gen]
     fn update(&mut self) {
-        self.sh.next = self.x.val() >> bit_cast::<32, 5>(self.shift.val());
-        self.ext.next = self.sh.val();
+        self.y.next = bit_cast::<8, 32>(self.x.val() >> bit_cast::<32, 5>(self.shift.val()));
         if self.x.val().get_bit(31) {
-            self.ext.next =
-                self.sh.val() | !(self.c_ones.val() >> bit_cast::<32, 5>(self.shift.val()));
-        }
-        self.y.next = bit_cast::<8, 32>(self.ext.val());
-        if (self.ext.val() ^ self.c_sign.val()) > self.c_hi.val() {
+            self.y.next = bit_cast::<8, 32>(self.x.val() >> bit_cast::<32, 5>(self.shift.val()))
+                | self.m_sx.val();
+            if (!self.x.val() & self.m_sat.val()) != 0 {
+                self.y.next = 0x80.into();
+            }
+        } else if (self.x.val() & self.m_sat.val()) != 0 {
             self.y.next = 0x7F.into();
-        }
-        if (self.ext.val() ^ self.c_sign.val()) < self.c_lo.val() {
-            self.y.next = 0x80.into();
         }
         self.row.next = bit_cast::<128, 8>(self.y.val()) << self.lane_shift.val();
     }
@@ -604,6 +600,8 @@ pub struct Tile {
     st_left: DFF<Addr>,
     st_ptr: DFF<Addr>,
     st_shift: DFF<Bits<5>>,
+    st_msat: DFF<Bits<32>>,
+    st_msx: DFF<Bits<8>>,
     wr_rem: DFF<Bits<3>>,
     wr_row: DFF<Addr>,
     // DMA hold register: 0 none, 1 load, 2 store.
@@ -677,6 +675,8 @@ pub struct Tile {
     // Constants.
     c_dim: Constant<Addr>,
     c_dim16: Constant<Bits<16>>,
+    c_ones: Constant<Bits<32>>,
+    c_seven: Constant<Bits<32>>,
     c_last: Constant<Bits<8>>,
     c_dim8: Constant<Bits<8>>,
     c_sp_rows: Constant<Addr>,
@@ -758,6 +758,8 @@ impl Tile {
             st_left: Default::default(),
             st_ptr: Default::default(),
             st_shift: Default::default(),
+            st_msat: Default::default(),
+            st_msx: Default::default(),
             wr_rem: Default::default(),
             wr_row: Default::default(),
             hold: Default::default(),
@@ -821,6 +823,8 @@ impl Tile {
             pk: signals(d + 1),
             c_dim: a(d as u64),
             c_dim16: konst(d as u64),
+            c_ones: konst(0xFFFF_FFFF),
+            c_seven: konst(7),
             c_last: konst((2 * d - 1) as u64),
             c_dim8: konst(d as u64),
             c_sp_rows: a(u64::from(p.sp_rows)),
@@ -851,7 +855,7 @@ impl Logic for Tile {
             self, clock, q_head, q_tail, q_cnt, err, hd, h_a_end, h_b_end, h_c_end, h_l_end,
             ld_head, ld_tail, ld_req, ld_cnt, ld_arr, ex_on, ex_a, ex_b, ex_c, ex_a_end, ex_b_end,
             ex_c_end, ex_acc, ex_cnt, st_on, st_acc, st_end, st_addr, st_left, st_ptr, st_shift,
-            wr_rem, wr_row, hold
+            st_msat, st_msx, wr_rem, wr_row, hold
         );
         self.sp.clock.next = self.clock.val();
         for i in 0..self.queue.len() {
@@ -1180,6 +1184,8 @@ impl Logic for Tile {
             }
             self.conv[j].x.next = self.acc[j].rd1.val();
             self.conv[j].shift.next = self.st_shift.q.val();
+            self.conv[j].m_sat.next = self.st_msat.q.val();
+            self.conv[j].m_sx.next = self.st_msx.q.val();
             self.pk[j + 1].next = self.pk[j].val() | self.conv[j].row.val();
             self.st_wdata.next = self.pk[j + 1].val();
         }
@@ -1223,6 +1229,11 @@ impl Logic for Tile {
             self.st_left.d.next = self.h_rows.val();
             self.st_ptr.d.next = self.h_local.val();
             self.st_shift.d.next = self.hw.val().get_bits::<5>(54);
+            self.st_msat.d.next = self.c_ones.val()
+                << (bit_cast::<32, 5>(self.hw.val().get_bits::<5>(54)) + self.c_seven.val());
+            self.st_msx.d.next = bit_cast::<8, 32>(
+                !(self.c_ones.val() >> bit_cast::<32, 5>(self.hw.val().get_bits::<5>(54))),
+            );
             self.wr_rem.d.next = 0.into();
         }
 
