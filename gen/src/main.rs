@@ -3,6 +3,7 @@
 
 mod args;
 mod cosim;
+mod ecp5;
 mod effect;
 mod experiments;
 mod fuzz;
@@ -87,7 +88,7 @@ enum Command {
     Effect(effect::EffectArgs),
     /// Prove properties of the emitted RTL with yosys' SAT engine (temporal induction).
     Prove(prove::ProveArgs),
-    /// Synthesise a block with yosys (and place and route it with nextpnr-ice40).
+    /// Synthesise a block with yosys (and place and route it on iCE40 or ECP5).
     Synth(synth::SynthArgs),
     /// Co-simulate many random scenarios per block; failures print their reproducing command.
     Fuzz(fuzz::FuzzArgs),

