@@ -713,26 +713,33 @@ impl<'a> System<'a> {
     /// [`System::run`] time them. A caller that advances time itself (the FireSim replay,
     /// `crate::firesim::replay`) recomputes them whenever the set of running layers changes.
     pub fn corun_rates(&self, layers: &[CoRunLayer]) -> Result<Vec<f64>, SimError> {
-        let mut active = Vec::with_capacity(layers.len());
-        for (i, l) in layers.iter().enumerate() {
-            let mut a = Active {
-                task: i,
-                tiles: l.tiles,
-                group: None,
-                phase: Phase::Layer,
-                left: 1.0,
-                phys: l.work,
-                regs: l.regs,
-                thr_rate: f64::INFINITY,
-                rt_demand: 0,
-                rt_score: 0,
-                stop_after: false,
-            };
-            // As in `corun`: each layer starts from a reset throttle with its registers written.
-            a.thr_rate = self.throttle_layer(&mut MemThrottle::new(), &a)?.0;
-            active.push(a);
-        }
-        Ok(self.rates(&active).1)
+        Ok(self.rates(&self.started(layers)?).1)
+    }
+
+    /// `layers` as running phases at their start: each from a reset throttle with its
+    /// registers written (as [`System::corun`] and [`System::corun_rates`] time them).
+    fn started(&self, layers: &[CoRunLayer]) -> Result<Vec<Active>, SimError> {
+        layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let mut a = Active {
+                    task: i,
+                    tiles: l.tiles,
+                    group: None,
+                    phase: Phase::Layer,
+                    left: 1.0,
+                    phys: l.work,
+                    regs: l.regs,
+                    thr_rate: f64::INFINITY,
+                    rt_demand: 0,
+                    rt_score: 0,
+                    stop_after: false,
+                };
+                a.thr_rate = self.throttle_layer(&mut MemThrottle::new(), &a)?.0;
+                Ok(a)
+            })
+            .collect()
     }
 
     /// Run `layers` side by side from cycle 0, each on its own tiles, with no scheduler and no
@@ -772,27 +779,7 @@ impl<'a> System<'a> {
                 });
             }
         }
-        let mut active: Vec<Active> = layers
-            .iter()
-            .enumerate()
-            .map(|(i, l)| Active {
-                task: i,
-                tiles: l.tiles,
-                group: None,
-                phase: Phase::Layer,
-                left: 1.0,
-                phys: l.work,
-                regs: l.regs,
-                thr_rate: f64::INFINITY,
-                rt_demand: 0,
-                rt_score: 0,
-                stop_after: false,
-            })
-            .collect();
-        // Each layer starts from a reset throttle with its registers written.
-        for a in active.iter_mut() {
-            a.thr_rate = self.throttle_layer(&mut MemThrottle::new(), a)?.0;
-        }
+        let mut active = self.started(layers)?;
         let mut finish = vec![0.0; layers.len()];
         let mut now = 0.0;
         while !active.is_empty() {
