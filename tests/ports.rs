@@ -59,14 +59,13 @@ fn a_resized_declaration_is_caught() {
     let k = declared
         .ports
         .iter()
-        .position(|p| p.to_string() == "st_outer")
+        .position(|p| p.to_string() == "st_credit")
         .unwrap();
     declared.ports[k].width -= 1;
     let e = check(&rtl, "clock", &declared.ports, &[]).unwrap_err();
-    assert!(
-        e.contains("`st_outer` is 25 bits wide in the RTL, 24"),
-        "{e}"
-    );
+    let bits = golden::spec::CREDIT_BITS;
+    let want = format!("`st_credit` is {bits} bits wide in the RTL, {}", bits - 1);
+    assert!(e.contains(&want), "{e}");
     assert!(
         sample
             .declarations()
