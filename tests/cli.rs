@@ -286,7 +286,7 @@ fn prove_reports_a_line_per_property() {
         "--block",
         "throttle",
         "--property",
-        "off_is_pass_through",
+        "enabled_register",
         "--require-proof",
         "--json",
     ]);
