@@ -861,41 +861,10 @@ fn matmul_counts_loop(g: &Geometry, shape: &LayerShape) -> RawCounts {
     };
     let dim = g.dim;
     let (di, dj, dk) = (i64::from(i), i64::from(j), i64::from(k));
-    let db_mats_in_acc = g.max_acc_rows / dim;
-    let db_max_tile_ij = (db_mats_in_acc as f64).sqrt() as i64;
-    let db_max_tile_k = (g.max_spad_rows / dim) / db_max_tile_ij.max(1);
+    // The same tiling as the closed form: the loops below check its counts, not the tiling.
+    let (ti, tj, tk, tile_i_in) = matmul_tiling(g, di, dj, dk);
     let pad = |x: i64| ceil_div(x, dim) * dim;
     let (ip, jp, kp) = (pad(di), pad(dj), pad(dk));
-    let mut ti = (ip / dim).min(db_max_tile_ij).max(1);
-    let mut tj = (jp / dim).min(db_max_tile_ij).max(1);
-    let mut tk = (kp / dim).min(db_max_tile_k).max(1);
-    let tile_i_in = ti;
-    let spad = |a: i64, b: i64, c: i64| (a * c + c * b) * dim;
-    let acc = |a: i64, b: i64| a * b * dim;
-    loop {
-        let mut inc = false;
-        if spad(ti, tj + 1, tk) <= g.max_spad_rows
-            && acc(ti, tj + 1) <= g.max_acc_rows
-            && (tj + 1) * dim <= jp
-        {
-            tj += 1;
-            inc = true;
-        }
-        if spad(ti + 1, tj, tk) <= g.max_spad_rows
-            && acc(ti + 1, tj) <= g.max_acc_rows
-            && (ti + 1) * dim <= ip
-        {
-            ti += 1;
-            inc = true;
-        }
-        if spad(ti, tj, tk + 1) <= g.max_spad_rows && (tk + 1) * dim <= kp {
-            tk += 1;
-            inc = true;
-        }
-        if !inc {
-            break;
-        }
-    }
     let i0 = ceil_div(ip, ti * dim);
     let j0 = ceil_div(jp, tj * dim);
     let k0 = ceil_div(kp, tk * dim);
