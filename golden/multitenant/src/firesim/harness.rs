@@ -138,6 +138,28 @@ mod id {
     pub const YOLOLITE: u32 = 7;
 }
 
+/// Record a task's segment `seg` run alone on both tiles of a sub-group (`lane`): its layers
+/// count toward `conv`, it is done up to the segment's end, and its status becomes `DONE`.
+fn run_solo(
+    seg: Seg,
+    conv: &mut [u32],
+    done_layers: &mut [usize],
+    status: &mut [i64],
+    lane: &mut Vec<Slot>,
+) {
+    let q = seg.task;
+    conv[q] += seg.layers.len() as u32;
+    done_layers[q] = seg.layers.end;
+    status[q] = DONE;
+    lane.push(Slot::Run(SlotRun {
+        shared: vec![seg],
+        tile0: vec![],
+        tile1: vec![],
+        id0: q,
+        id1: q,
+    }));
+}
+
 /// Replay the harness' control flow over the logged round tables.
 pub fn plan(
     trace: &RunTrace,
@@ -191,16 +213,13 @@ pub fn plan(
                     };
                     if !moca {
                         let seg = whole(q, nq, 0, false);
-                        conv[q] += seg.layers.len() as u32;
-                        done_layers[q] = seg.layers.end;
-                        status[q] = DONE;
-                        sub_groups[s].push(Slot::Run(SlotRun {
-                            shared: vec![seg],
-                            tile0: vec![],
-                            tile1: vec![],
-                            id0: q,
-                            id1: q,
-                        }));
+                        run_solo(
+                            seg,
+                            &mut conv,
+                            &mut done_layers,
+                            &mut status,
+                            &mut sub_groups[s],
+                        );
                         continue;
                     }
                     let group = match indexing {
@@ -218,16 +237,13 @@ pub fn plan(
                     let regulated = !matches!(nq.id, id::SQUEEZENET | id::YOLOLITE);
                     if p < 0 {
                         let seg = whole(q, nq, status[q], regulated);
-                        conv[q] += seg.layers.len() as u32;
-                        done_layers[q] = seg.layers.end;
-                        status[q] = DONE;
-                        sub_groups[s].push(Slot::Run(SlotRun {
-                            shared: vec![seg],
-                            tile0: vec![],
-                            tile1: vec![],
-                            id0: q,
-                            id1: q,
-                        }));
+                        run_solo(
+                            seg,
+                            &mut conv,
+                            &mut done_layers,
+                            &mut status,
+                            &mut sub_groups[s],
+                        );
                         continue;
                     }
                     let p = p as usize;
