@@ -755,6 +755,80 @@ fn replay_as_logged_reproduces_skipped_work_and_bad_input_exits_2() {
 }
 
 #[test]
+fn run_on_the_artifacts_arrivals_under_the_firesim_calibration() {
+    let dir = firesim_dir();
+    let dir = dir.to_str().unwrap();
+    let args = |policy: &'static str| {
+        vec![
+            "run",
+            "--calibration",
+            "firesim",
+            "--arrivals",
+            dir,
+            "--set",
+            "A",
+            "--qos",
+            "H",
+            "--policy",
+            policy,
+            "--json",
+        ]
+    };
+    for policy in ["moca", "static", "prema", "planaria"] {
+        let o = moca(&args(policy));
+        assert!(o.status.success(), "{policy}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["policy"], policy);
+        assert_eq!(v["calibration"], "firesim");
+        // The 250 recorded tasks of set A.
+        assert_eq!(v["tasks"], 250);
+        let sla = v["sla_rate"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&sla), "{policy}: {sla}");
+    }
+    // The same stream under the default calibration is another model, so other times.
+    let fire = moca(&args("static"));
+    let mut a = args("static");
+    a[2] = "artifact";
+    let art = moca(&a);
+    let mk = |o: &Output| {
+        serde_json::from_str::<serde_json::Value>(&stdout(o)).unwrap()["makespan_cycles"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_ne!(mk(&fire), mk(&art));
+    for (args, want) in [
+        (
+            vec!["run", "--arrivals", dir, "--set", "Z", "--qos", "H"],
+            "no run set=Z",
+        ),
+        (
+            vec![
+                "run",
+                "--arrivals",
+                "/nonexistent",
+                "--set",
+                "A",
+                "--qos",
+                "H",
+            ],
+            "--arrivals /nonexistent: not a directory",
+        ),
+        (
+            vec!["run", "--arrivals", dir, "--set", "A", "--seed", "3"],
+            "cannot be used with",
+        ),
+        (
+            vec!["run", "--calibration", "soc"],
+            "possible values: artifact, firesim",
+        ),
+    ] {
+        let o = moca(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
 fn calibrate_against_firesim_reports_the_fitted_parameters() {
     let o = moca(&["calibrate", "--against", "firesim", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));

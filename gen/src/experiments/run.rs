@@ -11,7 +11,14 @@ the MoCA artifact) on the 8-tile SoC with a shared DRAM channel, under one polic
 SLA satisfaction, STP and fairness.\n\nPolicies: moca (2-tile groups, memory-aware scheduler, \
 runtime-configured throttles), static (2-tile groups, no regulation), prema (whole accelerator, \
 token-based preemption), planaria (dynamic spatial fission).\n\nExample:\n  moca run --policy \
-moca --set C --qos M --seed 3 --json"
+moca --set C --qos M --seed 3 --json\n\n\
+--calibration firesim runs the simulator with the parameters fitted to the MoCA artifact's \
+FireSim measurements (docs/CALIBRATION.md (c), with each network's measured non-layer work); \
+--arrivals DIR takes the task stream (network, priority, dispatch cycle, target) of a recorded \
+run instead of generating one: the static run of --set/--qos in DIR/tasks.csv (format of \
+data/firesim/; all runs of a set share the same tasks, the QoS level scales the targets). \
+The artifact's experiment on its own arrivals (docs/REPRODUCTION.md (d)):\n  moca run \
+--calibration firesim --arrivals data/firesim --set A --qos H --policy static"
 )]
 pub struct RunArgs {
     /// Scheduling policy: moca, static, prema or planaria.
@@ -29,6 +36,15 @@ pub struct RunArgs {
     /// Number of tasks (default: the TOML's `scheduler.tasks`, 250).
     #[arg(long)]
     pub tasks: Option<usize>,
+    /// Simulator calibration: artifact (the default simulator, calibrated against the golden
+    /// SoC and the artifact's predictions) or firesim (fitted to the artifact's FireSim
+    /// measurements, `moca calibrate --against firesim`).
+    #[arg(long, value_enum, default_value_t = Calibration::Artifact)]
+    pub calibration: Calibration,
+    /// Take the task stream from the recorded static run of --set/--qos in DIR (tasks.csv,
+    /// rounds.csv, runs.csv in the format of data/firesim/) instead of generating it.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["seed", "tasks"])]
+    pub arrivals: Option<PathBuf>,
     /// MoCA's co-location: memory-aware (moca's pairing of whole tasks) or artifact (the MoCA
     /// artifact's 1+1 grouping of a heavy network's last part with a light partner; see
     /// data/baselines.md). Default: the TOML's `scheduler.moca_grouping`, memory-aware.
@@ -42,9 +58,62 @@ pub struct RunArgs {
     pub json: bool,
 }
 
-fn report_json(r: &RunReport, wall_ms: f64) -> serde_json::Value {
+/// The simulator calibration of `moca run` (`--calibration`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Calibration {
+    /// The default simulator (the experiment's `[simulator]` parameters).
+    #[default]
+    Artifact,
+    /// `multitenant::firesim::calibrate::Params::FIRESIM` applied to the experiment.
+    Firesim,
+}
+
+impl Calibration {
+    /// The flag's value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Calibration::Artifact => "artifact",
+            Calibration::Firesim => "firesim",
+        }
+    }
+
+    /// `exp` under this calibration.
+    pub fn apply(self, exp: Experiment) -> Experiment {
+        match self {
+            Calibration::Artifact => exp,
+            Calibration::Firesim => multitenant::firesim::calibrate::firesim_experiment(&exp),
+        }
+    }
+}
+
+/// The task stream of the static run of `set`/`qos` recorded in `dir` (every read, parse or
+/// selection error is bad input).
+pub fn recorded_arrivals(
+    exp: &Experiment,
+    dir: &std::path::Path,
+    set: &str,
+    qos: &str,
+) -> Result<Vec<multitenant::system::Task>> {
+    if !dir.is_dir() {
+        return Err(crate::usage(format!(
+            "--arrivals {}: not a directory (it must hold tasks.csv, rounds.csv, runs.csv in the \
+             format of data/firesim/)",
+            dir.display()
+        )));
+    }
+    let (files, nets) = crate::replay::load_trace(Some(dir))?;
+    let trace = files
+        .load(set, qos, "static")
+        .map_err(|e| crate::usage(format!("--arrivals {}: {e}", dir.display())))?;
+    multitenant::firesim::replay::recorded_tasks(exp, &trace, &nets)
+        .map_err(|e| crate::usage(format!("--arrivals {}: {e}", dir.display())))
+}
+
+fn report_json(r: &RunReport, wall_ms: f64, args: &RunArgs) -> serde_json::Value {
     let m = &r.metrics;
     json!({
+        "calibration": args.calibration.name(),
+        "arrivals": args.arrivals.as_ref().map(|p| p.display().to_string()),
         "policy": r.policy.name(),
         "set": r.set,
         "qos": r.qos,
@@ -74,7 +143,7 @@ fn opt(x: Option<f64>) -> String {
 
 /// `moca run`.
 pub fn run(args: &RunArgs) -> Result<()> {
-    let mut exp = args.source.load()?;
+    let mut exp = args.calibration.apply(args.source.load()?);
     if let Some(g) = args.grouping {
         if args.policy != Policy::Moca {
             return Err(crate::usage(format!(
@@ -92,20 +161,35 @@ pub fn run(args: &RunArgs) -> Result<()> {
         seed: args.seed,
         tasks: args.tasks,
     };
+    let arrivals = match &args.arrivals {
+        Some(dir) => Some(recorded_arrivals(&exp, dir, &args.set, &args.qos)?),
+        None => None,
+    };
     let t0 = Instant::now();
-    let r = experiment::run(&exp, &profiles, &cfg, false)?;
+    let r = match &arrivals {
+        Some(tasks) => experiment::run_stream(&exp, &profiles, &cfg, tasks, false)?,
+        None => experiment::run(&exp, &profiles, &cfg, false)?,
+    };
     let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&report_json(&r, wall_ms))?
+            serde_json::to_string_pretty(&report_json(&r, wall_ms, args))?
         );
         return Ok(());
     }
     let m = &r.metrics;
+    let stream = match &args.arrivals {
+        Some(dir) => format!("arrivals {}", dir.display()),
+        None => format!("seed {}", r.seed),
+    };
     println!(
-        "policy {}  set {}  qos {}  seed {}  tasks {}",
-        r.policy, r.set, r.qos, r.seed, m.tasks
+        "policy {}  set {}  qos {}  {stream}  tasks {}  calibration {}",
+        r.policy,
+        r.set,
+        r.qos,
+        m.tasks,
+        args.calibration.name()
     );
     if r.policy == Policy::Moca {
         println!("  grouping           {}", exp.scheduler.moca_grouping);
@@ -145,6 +229,8 @@ mod tests {
             qos: "M".into(),
             seed: 2,
             tasks: Some(30),
+            calibration: Calibration::Artifact,
+            arrivals: None,
             grouping: None,
             source: ExperimentSource::default(),
             json: true,
@@ -186,7 +272,11 @@ mod tests {
             seed: 2,
             tasks: Some(30),
         };
-        let v = report_json(&experiment::run(&exp, &prof, &cfg, false).unwrap(), 1.0);
+        let v = report_json(
+            &experiment::run(&exp, &prof, &cfg, false).unwrap(),
+            1.0,
+            &run_args(Policy::Moca),
+        );
         let (thr, bind) = (
             v["throttled_cycles"].as_f64().unwrap(),
             v["throttle_binding_cycles"].as_f64().unwrap(),

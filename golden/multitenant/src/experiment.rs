@@ -174,11 +174,24 @@ pub fn run(
 ) -> Result<RunReport, ExperimentError> {
     let n = cfg.tasks.unwrap_or(exp.scheduler.tasks as usize);
     let tasks = generate_tasks(exp, &cfg.set, &cfg.qos, n, cfg.seed)?;
+    run_stream(exp, profiles, cfg, &tasks, trace)
+}
+
+/// Run one configuration on a given task stream (e.g. the recorded arrivals of the MoCA
+/// artifact, `crate::firesim::replay::recorded_tasks`) instead of the generated one; `cfg.seed`
+/// and `cfg.tasks` are only reported.
+pub fn run_stream(
+    exp: &Experiment,
+    profiles: &Profiles,
+    cfg: &RunConfig,
+    tasks: &[Task],
+    trace: bool,
+) -> Result<RunReport, ExperimentError> {
     let mut sys = System::new(exp, profiles);
     sys.trace = trace;
     let mut sched = cfg.policy.scheduler(exp);
-    let sim = sys.run(&tasks, sched.as_mut())?;
-    let outcomes = task_outcomes(&tasks, &sim);
+    let sim = sys.run(tasks, sched.as_mut())?;
+    let outcomes = task_outcomes(tasks, &sim);
     let metrics = metrics::compute(&outcomes, &exp.scheduler.single_run_cycles);
     Ok(RunReport {
         policy: cfg.policy,

@@ -272,6 +272,8 @@ pub fn soc_sim_params(soc: &SocParams, programs: &[&Program], base: &SimParams) 
         throttle_model: base.throttle_model,
         // The golden SoC's memory has a fixed latency (no banks, no rows).
         row_conflict_latency_cycles: 0.0,
+        // The golden SoC runs exactly the layers it is given.
+        measured_non_layer_work: false,
     }
 }
 

@@ -18,7 +18,11 @@
 //! cycle-exact SoC behaves this way, `crate::soc_calibration`). The pipeline adds one
 //! scratchpad tile of load and compute that cannot overlap (`(C + M0) / n`) and a fixed per-layer
 //! overhead. The work `layers.csv` omits (pooling passes, residual adds) is modelled as extra
-//! DRAM traffic of `aux_traffic_per_output_row` times the layer's output rows. The layer's DRAM
+//! DRAM traffic of `aux_traffic_per_output_row` times the layer's output rows or, with
+//! `SimParams::measured_non_layer_work` (the FireSim calibration), as each network's measured
+//! non-layer cycles run as one memory-only pass after its last layer ([`System::non_layer_rows`];
+//! the FireSim replay runs the same pass after each segment of a network, its share by layers).
+//! The layer's DRAM
 //! demand is the rate that sustains its unconstrained steady state,
 //! `D / S(inf)`. The shared L2's capacity is split among the tasks holding tiles when a layer
 //! starts (`cache_rows / k` for `k` tasks, `SimParams::share_l2_capacity`), so co-runners evict
@@ -344,6 +348,9 @@ pub struct CoRunLayer {
 enum Phase {
     Restore,
     Layer,
+    /// The network's measured non-layer work after its last layer (a memory-only pass timed
+    /// like a layer, overhead included; see [`System::non_layer_rows`]).
+    NonLayer,
     Checkpoint,
 }
 
@@ -434,6 +441,35 @@ pub struct System<'a> {
     pub partition: Partition,
     /// How throttled layers are timed (`[simulator] throttle_model`).
     pub throttle_timing: ThrottleTiming,
+    /// Per network, DRAM rows of its measured work beyond the layer table (whole network);
+    /// empty when not modelled.
+    non_layer_rows: Vec<f64>,
+}
+
+/// DRAM rows that take `cycles` (less the per-layer overhead) on one tile alone: the tile's DMA
+/// rate is the smaller of its L2 port and its latency bound (Little's law). How a network's
+/// measured non-layer cycles become the memory-only pass the simulator runs.
+pub fn non_layer_rows_of(sp: &crate::workload::SimParams, cycles: u64) -> f64 {
+    let rate = if sp.dram_latency_cycles > 0.0 {
+        (sp.dma_inflight_rows_per_tile / sp.dram_latency_cycles).min(sp.l2_rows_per_cycle_per_tile)
+    } else {
+        sp.l2_rows_per_cycle_per_tile
+    };
+    (cycles as f64 - sp.layer_overhead_cycles).max(0.0) * rate
+}
+
+impl LayerWork {
+    /// A memory-only pass of `rows` DRAM rows (no compute; a checkpoint, a restore, or a
+    /// network's non-layer work).
+    pub fn memory_pass(rows: f64) -> Self {
+        LayerWork {
+            c: 0.0,
+            l: rows,
+            d: rows,
+            loads: rows.max(1.0),
+            n: 1.0,
+        }
+    }
 }
 
 impl<'a> System<'a> {
@@ -445,7 +481,32 @@ impl<'a> System<'a> {
             trace: false,
             partition: Partition::Paper,
             throttle_timing: exp.sim.throttle_model,
+            non_layer_rows: if exp.sim.measured_non_layer_work {
+                Self::rows_of(exp, &crate::firesim::calibrate::aux_cycles(exp))
+            } else {
+                Vec::new()
+            },
         }
+    }
+
+    fn rows_of(exp: &Experiment, cycles: &[u64]) -> Vec<f64> {
+        cycles
+            .iter()
+            .map(|&c| non_layer_rows_of(&exp.sim, c))
+            .collect()
+    }
+
+    /// Set each network's work beyond its layer table, in cycles on one tile alone (experiment
+    /// order; missing entries are 0). Overrides `SimParams::measured_non_layer_work`.
+    pub fn set_non_layer_cycles(&mut self, cycles: &[u64]) {
+        self.non_layer_rows = Self::rows_of(self.exp, cycles);
+    }
+
+    /// DRAM rows of network `net`'s non-layer work that belong to `layers` of its layers (its
+    /// share by layer count; the whole network's for all of them), 0 when not modelled.
+    pub fn non_layer_rows(&self, net: usize, layers: usize) -> f64 {
+        let total = self.exp.networks[net].layers.len().max(1);
+        self.non_layer_rows.get(net).copied().unwrap_or(0.0) * layers as f64 / total as f64
     }
 
     /// Physical costs of a layer on `tiles` tiles while `sharers` tasks (this one included) hold
@@ -544,16 +605,6 @@ impl<'a> System<'a> {
         }
     }
 
-    fn mem_phys(rows: f64) -> LayerWork {
-        LayerWork {
-            c: 0.0,
-            l: rows,
-            d: rows,
-            loads: rows.max(1.0),
-            n: 1.0,
-        }
-    }
-
     /// Steady-state time of a layer given its DRAM share (rows/cycle) and the extra DRAM
     /// latency row-buffer conflicts add (see [`System::conflict_latency`]), and its fill/overhead.
     fn times(&self, a: &Active, share: f64, extra_latency: f64) -> (f64, f64) {
@@ -580,7 +631,7 @@ impl<'a> System<'a> {
         // `free` (no slowdown); less stretches the layer to `D / share` (compute hides under
         // the longer memory phases, as double buffering does).
         let steady = free.max(dram_t(share)).max(p.l / throttle);
-        let over = if a.phase == Phase::Layer {
+        let over = if matches!(a.phase, Phase::Layer | Phase::NonLayer) {
             sp.layer_overhead_cycles
         } else {
             0.0
@@ -914,7 +965,7 @@ impl<'a> System<'a> {
                             group,
                             phase: Phase::Checkpoint,
                             left: 1.0,
-                            phys: Self::mem_phys(rows),
+                            phys: LayerWork::memory_pass(rows),
                             regs: ThrottleRegs::OFF,
                             thr_rate: f64::INFINITY,
                             rt_demand: 0,
@@ -978,7 +1029,7 @@ impl<'a> System<'a> {
                         group,
                         phase: Phase::Restore,
                         left: 1.0,
-                        phys: Self::mem_phys(rows),
+                        phys: LayerWork::memory_pass(rows),
                         regs: ThrottleRegs::OFF,
                         thr_rate: f64::INFINITY,
                         rt_demand: 0,
@@ -1135,6 +1186,14 @@ impl<'a> System<'a> {
                         rt[t].running = false;
                     }
                     Phase::Restore => boundary.push((t, a.tiles, a.group)),
+                    Phase::NonLayer => {
+                        rt[t].next_layer += 1;
+                        rt[t].finish = Some(now);
+                        rt[t].running = false;
+                        res.finish[t] = now.ceil() as u64;
+                        arrived.retain(|&x| x != t);
+                        done += 1;
+                    }
                     Phase::Layer => {
                         if let Some((start, grant, demand, t0)) = layer_thr[t].take() {
                             let end = self.profiles.throttle.after_layer(
@@ -1145,8 +1204,26 @@ impl<'a> System<'a> {
                             );
                             carried.insert(owner(t, a.group), (end, now));
                         }
+                        let net = tasks[t].network;
+                        let layers = self.profiles.nets[net].layers();
+                        let rows = self.non_layer_rows(net, layers);
+                        if rt[t].next_layer + 1 >= layers && rows > 0.0 {
+                            // The network's non-layer work, on its tiles, before it finishes.
+                            active.push(Active {
+                                phase: Phase::NonLayer,
+                                left: 1.0,
+                                phys: LayerWork::memory_pass(rows),
+                                regs: ThrottleRegs::OFF,
+                                thr_rate: f64::INFINITY,
+                                rt_demand: 0,
+                                rt_score: 0,
+                                stop_after: false,
+                                ..a
+                            });
+                            continue;
+                        }
                         rt[t].next_layer += 1;
-                        if rt[t].next_layer >= self.profiles.nets[tasks[t].network].layers() {
+                        if rt[t].next_layer >= layers {
                             rt[t].finish = Some(now);
                             rt[t].running = false;
                             res.finish[t] = now.ceil() as u64;
@@ -1444,6 +1521,41 @@ mod tests {
             golden_t < cap_t,
             "the hardware grants more than the ideal cap"
         );
+    }
+
+    #[test]
+    fn the_measured_non_layer_work_runs_after_the_last_layer_as_in_the_replay() {
+        // Under the FireSim calibration every network ends with its measured non-layer work
+        // (a memory-only pass), timed by the same code as in the FireSim replay: a network alone
+        // on a 2-tile group takes what the replay's isolated run gives it, and more than its
+        // layers alone.
+        let exp = crate::firesim::calibrate::firesim_experiment(&Experiment::artifact());
+        assert!(exp.sim.measured_non_layer_work);
+        let prof = Profiles::new(&exp);
+        let replayed = crate::firesim::replay::isolated_two_tile(&exp, &prof).unwrap();
+        let mut bare = exp.clone();
+        bare.sim.measured_non_layer_work = false;
+        let aux = crate::firesim::calibrate::aux_cycles(&exp);
+        for net in 0..exp.networks.len() {
+            let t = [task(0, net, 0)];
+            let with = System::new(&exp, &prof).run(&t, &mut Fcfs(2)).unwrap();
+            let without = System::new(&bare, &prof).run(&t, &mut Fcfs(2)).unwrap();
+            let name = &exp.network_names[net];
+            let diff = with.finish[0] as f64 - replayed[net] as f64;
+            assert!(
+                diff.abs() <= 2.0,
+                "{name}: {} vs {}",
+                with.finish[0],
+                replayed[net]
+            );
+            assert_eq!(with.layers_run, without.layers_run);
+            if aux[net] > exp.sim.layer_overhead_cycles as u64 {
+                assert!(with.finish[0] > without.finish[0], "{name}");
+                assert!(with.dram_rows > without.dram_rows, "{name}");
+            } else {
+                assert_eq!(with.finish[0], without.finish[0], "{name}");
+            }
+        }
     }
 
     #[test]

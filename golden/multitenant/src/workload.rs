@@ -678,6 +678,13 @@ pub struct SimParams {
     /// latency-bound DMA slows down, light or heavy (`multitenant::system`). 0 (the default)
     /// disables it; `moca calibrate --against firesim --fit` fits it.
     pub row_conflict_latency_cycles: f64,
+    /// Add each network's *measured* work beyond its layer table (residual adds, pooling,
+    /// glue: the isolated one-tile thread time minus its conv/matmul sections in
+    /// `data/firesim/isolated_1tile_layers.csv`) as one memory-only pass after its last layer
+    /// (`multitenant::system`, the same pass the FireSim replay runs). Set by the FireSim
+    /// calibration (`multitenant::firesim::calibrate::Params::apply`); false by default, where
+    /// `aux_traffic_per_output_row` stands for that work.
+    pub measured_non_layer_work: bool,
 }
 
 /// How the simulator shares an oversubscribed memory channel (`[simulator] arbitration`).
@@ -718,6 +725,7 @@ impl Default for SimParams {
             arbitration: Arbitration::Proportional,
             throttle_model: Default::default(),
             row_conflict_latency_cycles: 0.0,
+            measured_non_layer_work: false,
         }
     }
 }

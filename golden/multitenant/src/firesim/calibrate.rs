@@ -95,6 +95,7 @@ impl Params {
         sp.dram_peak_rows_per_cycle = DRAM_PEAK_ROWS_PER_CYCLE;
         // The layer table's missing work is modelled per network from the measurements.
         sp.aux_traffic_per_output_row = 0.0;
+        sp.measured_non_layer_work = true;
     }
 }
 

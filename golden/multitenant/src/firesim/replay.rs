@@ -112,43 +112,29 @@ pub struct Engine<'a> {
     pub record: bool,
     /// Recorded spans.
     pub spans: Vec<LayerSpan>,
-    /// Per network, DRAM rows of its work beyond the layer table (whole network).
-    aux_rows: Vec<f64>,
 }
 
 impl<'a> Engine<'a> {
     /// An engine over an experiment's physics.
+    /// An engine over an experiment's physics, with every network's measured non-layer work
+    /// (whatever `SimParams::measured_non_layer_work` says: the replay always runs it).
     pub fn new(exp: &'a Experiment, profiles: &'a Profiles) -> Self {
+        let mut sys = System::new(exp, profiles);
+        sys.set_non_layer_cycles(&super::calibrate::aux_cycles(exp));
         Engine {
-            sys: System::new(exp, profiles),
+            sys,
             profiles,
             exp,
             regulated: false,
             record: false,
             spans: Vec::new(),
-            aux_rows: Self::aux_rows(exp, &super::calibrate::aux_cycles(exp)),
         }
     }
 
-    /// DRAM rows that take `cycles` (less the per-layer overhead) on one tile alone: the
-    /// tile's DMA rate is the smaller of its L2 port and its latency bound (Little's law).
-    fn aux_rows(exp: &Experiment, cycles: &[u64]) -> Vec<f64> {
-        let sp = &exp.sim;
-        let rate = if sp.dram_latency_cycles > 0.0 {
-            (sp.dma_inflight_rows_per_tile / sp.dram_latency_cycles)
-                .min(sp.l2_rows_per_cycle_per_tile)
-        } else {
-            sp.l2_rows_per_cycle_per_tile
-        };
-        cycles
-            .iter()
-            .map(|&c| (c as f64 - sp.layer_overhead_cycles).max(0.0) * rate)
-            .collect()
-    }
-
-    /// Set each network's work beyond its layer table, in cycles on one tile alone.
+    /// Set each network's work beyond its layer table, in cycles on one tile alone
+    /// ([`System::set_non_layer_cycles`]).
     pub fn set_aux_cycles(&mut self, cycles: &[u64]) {
-        self.aux_rows = Self::aux_rows(self.exp, cycles);
+        self.sys.set_non_layer_cycles(cycles);
     }
 
     /// A segment's layer jobs followed by its share of the network's extra work.
@@ -165,9 +151,7 @@ impl<'a> Engine<'a> {
                     aux_rows: 0.0,
                 });
             }
-            let layers = self.exp.networks[net].layers.len().max(1);
-            let rows = self.aux_rows.get(net).copied().unwrap_or(0.0) * s.layers.len() as f64
-                / layers as f64;
+            let rows = self.sys.non_layer_rows(net, s.layers.len());
             if rows > 0.0 {
                 out.push(Job {
                     task: s.task,
@@ -196,13 +180,7 @@ impl<'a> Engine<'a> {
         running.sort_unstable();
         running.dedup();
         let work = if job.aux_rows > 0.0 {
-            LayerWork {
-                c: 0.0,
-                l: job.aux_rows,
-                d: job.aux_rows,
-                loads: job.aux_rows,
-                n: 1.0,
-            }
+            LayerWork::memory_pass(job.aux_rows)
         } else {
             self.sys
                 .layer_work(job.net, job.layer, tiles, running.len())
@@ -604,6 +582,27 @@ pub fn task_infos(
             })
         })
         .collect()
+}
+
+/// The recorded run's task stream as the event-driven simulator takes it ([`crate::system::Task`]:
+/// network, priority, dispatch cycle and target of every task, in task-id order), for running
+/// any policy on the artifact's arrivals (`moca run --arrivals`).
+pub fn recorded_tasks(
+    exp: &Experiment,
+    trace: &RunTrace,
+    nets: &[NetConsts],
+) -> Result<Vec<crate::system::Task>, ReplayError> {
+    Ok(task_infos(exp, trace, nets)?
+        .into_iter()
+        .enumerate()
+        .map(|(id, t)| crate::system::Task {
+            id,
+            network: t.net,
+            priority: t.priority,
+            dispatch: t.dispatch,
+            target: t.target,
+        })
+        .collect())
 }
 
 /// Run network `net` alone on `tiles` (1 or 2) tiles of one sub-group, with `aux_cycles` of
