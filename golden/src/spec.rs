@@ -51,16 +51,6 @@ pub const REG_MAX: u32 = 65_535;
 pub const WINDOW_MIN: u32 = 2;
 /// Smallest `TARGET` the hardware accepts while `WINDOW != 0`.
 pub const TARGET_MIN: u32 = 1;
-/// Twice the largest request. The throttle used to need `TARGET >= STABLE_TARGET` to stay
-/// bounded; since the credit check of issue 12 every `TARGET >= 1` is regulated exactly
-/// (docs/THROTTLE.md), and this constant is kept only for the runtime's compile-time check.
-pub const STABLE_TARGET: u32 = 2 * MAX_BEATS;
-/// `WINDOW` from which the runtime stops scaling `WINDOW` and `TARGET` up together. The
-/// throttle regulates every setting exactly in the long run; larger values only add to the
-/// burst term `sigma = 2*TARGET + BURST + R - 1` (docs/THROTTLE.md).
-pub const ACCURATE_WINDOW: u32 = 32;
-/// `TARGET` from which the runtime stops scaling up (see [`ACCURATE_WINDOW`]).
-pub const ACCURATE_TARGET: u32 = 16;
 /// Bytes per bus beat in the paper's SoC (one 16-byte row of DIM = 16 int8 values).
 pub const BYTES_PER_BEAT: u32 = 16;
 

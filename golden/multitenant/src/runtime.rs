@@ -25,12 +25,9 @@ use thiserror::Error;
 
 /// Register constants the runtime relies on, from the single register-map definition.
 pub mod regs {
-    pub use golden::spec::{
-        ACCURATE_TARGET, ACCURATE_WINDOW, BYTES_PER_BEAT, REG_MAX, TARGET_MIN, WINDOW_MIN,
-    };
+    pub use golden::spec::{BYTES_PER_BEAT, REG_MAX, TARGET_MIN, WINDOW_MIN};
     /// `WINDOW = 0` turns the throttle off.
     pub const WINDOW_OFF: u16 = 0;
-    const _: () = assert!(ACCURATE_TARGET >= golden::spec::STABLE_TARGET);
 }
 
 /// Why the runtime could not produce register values.
@@ -1140,10 +1137,12 @@ impl ThrottleRegs {
 /// when the layer has fewer than 4 scratchpad tiles per tile.
 ///
 /// Range handling (never silent truncation): a `WINDOW` above 65535 scales `WINDOW` and `TARGET`
-/// down together by the same integer factor (keeping `TARGET/WINDOW` within rounding); a small
-/// pair is scaled up together (while it fits) until `WINDOW >= 32` and `TARGET >= 16`, where the
-/// hardware's granted rate is within 2 % of `TARGET/WINDOW`. Values that still do not fit return
-/// a [`RuntimeError`].
+/// down together by the same integer factor (keeping `TARGET/WINDOW` within rounding); a
+/// `WINDOW` of 1 is doubled together with `TARGET` (while it fits) to the hardware's smallest
+/// `WINDOW`. Small pairs are otherwise written as they are: the throttle grants every setting
+/// exactly `TARGET/WINDOW` in the long run, and a larger `TARGET` would only add to the burst
+/// term `sigma = 2*TARGET + BURST + R - 1` of its contract (docs/THROTTLE.md). Values that still
+/// do not fit return a [`RuntimeError`].
 pub fn to_registers(
     hw: &Hardware,
     pred: &LayerPrediction,
@@ -1174,7 +1173,7 @@ pub fn to_registers(
         window /= k;
         target = (target + k / 2) / k;
     }
-    while (window < u128::from(regs::ACCURATE_WINDOW) || target < u128::from(regs::ACCURATE_TARGET))
+    while window < u128::from(regs::WINDOW_MIN)
         && window > 0
         && target > 0
         && window * 2 <= max
@@ -1528,10 +1527,48 @@ mod tests {
         assert!(r.window >= 2);
         let ratio = f64::from(r.target) / f64::from(r.window);
         assert!((ratio - 0.1).abs() / 0.1 < 0.01, "{r:?}");
-        // Small values are scaled up to the accurate range.
+    }
+
+    #[test]
+    fn small_pairs_are_written_as_they_are_and_granted_exactly() {
+        use golden::cfg::ThrottleConfig;
+        use golden::throttle::{MemThrottle, ThrottleIn};
+        let h = hw();
+        // 400 DRAM rows at 50 % -> 800 cycles / 4 tiles = WINDOW 200; 64 loads / 2 tiles / 4 =
+        // TARGET 8. Not scaled up to 400:16 or 800:32: same rate, smaller burst term.
         let r = to_registers(&h, &pred(400, 64, 4, 90), Some(50)).unwrap();
-        assert!(r.window >= 32 && r.target >= 16, "{r:?}");
-        assert!((f64::from(r.target) / f64::from(r.window) - 8.0 / 200.0).abs() < 1e-9);
+        assert_eq!((r.window, r.target, r.burst), (200, 8, 8));
+        // The golden throttle grants exactly TARGET/WINDOW to saturating 4-beat requests over
+        // 500 windows, within its contract's staircase (BURST + TARGET + R - 1 + TARGET per
+        // window started) at every cycle.
+        let mut t = MemThrottle::new();
+        crate::throttle_model::write_registers(
+            &mut t,
+            &ThrottleConfig {
+                window: r.window,
+                target: r.target,
+                burst: r.burst,
+            },
+        );
+        let (w, tg) = (u64::from(r.window), u64::from(r.target));
+        let mut granted = 0u64;
+        for cycle in 1..=500 * w {
+            let out = t.step(&ThrottleIn {
+                up_valid: true,
+                up_beats: 4,
+                down_ready: true,
+                ..ThrottleIn::default()
+            });
+            if out.fire {
+                granted += 4;
+            }
+            let cap = u64::from(r.burst) + tg + 3 + tg * cycle.div_ceil(w);
+            assert!(granted <= cap, "cycle {cycle}: {granted} > {cap}");
+        }
+        assert!(granted.abs_diff(500 * tg) <= tg + 4, "{granted}");
+        // A WINDOW of 1 is doubled with its TARGET to the smallest valid WINDOW.
+        let r = to_registers(&h, &pred(2, 64, 4, 90), Some(50)).unwrap();
+        assert_eq!((r.window, r.target), (2, 16));
     }
 
     #[test]
