@@ -774,23 +774,37 @@ impl<'a> System<'a> {
             .iter()
             .enumerate()
             .map(|(i, l)| {
-                let mut a = Active {
-                    task: i,
-                    tiles: l.tiles,
-                    group: None,
-                    phase: Phase::Layer,
-                    left: 1.0,
-                    phys: l.work,
-                    regs: l.regs,
-                    thr_rate: f64::INFINITY,
-                    rt_demand: 0,
-                    rt_score: 0,
-                    stop_after: false,
-                };
+                let mut a = Self::corun_active(i, l);
                 a.thr_rate = self.throttle_layer(&mut MemThrottle::new(), &a)?.0;
                 Ok(a)
             })
             .collect()
+    }
+
+    fn corun_active(task: usize, l: &CoRunLayer) -> Active {
+        Active {
+            task,
+            tiles: l.tiles,
+            group: None,
+            phase: Phase::Layer,
+            left: 1.0,
+            phys: l.work,
+            regs: l.regs,
+            thr_rate: f64::INFINITY,
+            rt_demand: 0,
+            rt_score: 0,
+            stop_after: false,
+        }
+    }
+
+    /// What the tiles' throttle grants `layer` from a reset throttle with its registers written,
+    /// as [`System::corun`] times it: the per-tile beats per cycle on average over the layer's
+    /// beats, and the cycles until its last beat is granted (`TARGET/WINDOW` and 0 with
+    /// [`ThrottleTiming::ExactCap`]; infinite and 0 when the throttle is off).
+    pub fn throttle_grant(&self, layer: &CoRunLayer) -> Result<(f64, u64), SimError> {
+        let a = Self::corun_active(0, layer);
+        let (rate, cycles, _) = self.throttle_layer(&mut MemThrottle::new(), &a)?;
+        Ok((rate, cycles))
     }
 
     /// Run `layers` side by side from cycle 0, each on its own tiles, with no scheduler and no
@@ -855,390 +869,509 @@ impl<'a> System<'a> {
         Ok(finish)
     }
 
-    /// Run a task stream under a policy.
+    /// Run a task stream under a policy: at every event, the arrivals due ([`RunState::arrive`]),
+    /// the policy's decision on the resulting view ([`RunState::apply`]), the next phase of every
+    /// task at a layer boundary with the runtime's registers ([`RunState::start`]), and the
+    /// progress of the running phases to the next event ([`RunState::advance`]).
     pub fn run(&self, tasks: &[Task], policy: &mut dyn Scheduler) -> Result<SimResult, SimError> {
-        let exp = self.exp;
-        let total_tiles = exp.hardware.tiles;
-        let groups = (exp.hardware.tiles / exp.hardware.tiles_per_task) as usize;
-        let mut order: Vec<usize> = (0..tasks.len()).collect();
-        order.sort_by_key(|&i| (tasks[i].dispatch, i));
-        let mut next_arrival = 0usize;
-        let mut rt = vec![TaskRt::default(); tasks.len()];
-        let mut active: Vec<Active> = Vec::new();
-        // Tasks at a layer boundary, holding their tiles: (task, tiles, group).
-        let mut boundary: Vec<(usize, u32, Option<usize>)> = Vec::new();
-        let mut arrived: Vec<usize> = Vec::new();
-        let mut now = 0.0f64;
-        let mut res = SimResult {
-            finish: vec![0; tasks.len()],
-            throttled_layers: 0,
-            layers_run: 0,
-            preemptions: 0,
-            register_errors: 0,
-            trace: Vec::new(),
-            dram_rows: 0.0,
-            throttled_cycles: 0.0,
-            throttle_binding_cycles: 0.0,
-        };
-        // The tiles' throttle state left by the last layer (and when), per group or per task on a
-        // tile pool, and the current layer's throttle start state, grant cycles and start cycle.
-        let owner = |t: usize, group: Option<usize>| group.map_or((false, t), |g| (true, g));
-        let mut carried: HashMap<(bool, usize), (MemThrottle, f64)> = HashMap::new();
-        let mut layer_thr: Vec<Option<(MemThrottle, u64, Demand, f64)>> = vec![None; tasks.len()];
-        let golden_throttle = self.throttle_timing == ThrottleTiming::Golden;
-        let mut done = 0usize;
+        let mut st = RunState::new(self, tasks);
         let mut guard = 0u64;
-        while done < tasks.len() {
+        while st.done < tasks.len() {
             guard += 1;
             if guard > 50_000_000 {
-                return Err(SimError::Stalled {
-                    policy: policy.name(),
-                    now: now as u64,
-                    waiting: arrived.len(),
-                });
+                return Err(st.stalled(policy.name()));
             }
-            // Arrivals due now.
-            while next_arrival < order.len() && tasks[order[next_arrival]].dispatch as f64 <= now {
-                arrived.push(order[next_arrival]);
-                next_arrival += 1;
-            }
-            // Scheduling decision.
-            let held: u32 = active.iter().map(|a| a.tiles).sum::<u32>()
-                + boundary.iter().map(|b| b.1).sum::<u32>();
-            let busy_groups: Vec<usize> = active
-                .iter()
-                .filter_map(|a| a.group)
-                .chain(boundary.iter().filter_map(|b| b.2))
-                .collect();
-            let view_of =
-                |id: usize, tiles: u32, at_boundary: bool, group: Option<usize>| TaskView {
-                    task: tasks[id],
-                    layer: rt[id].next_layer,
-                    layers: self.profiles.nets[tasks[id].network].layers(),
-                    tiles,
-                    at_boundary,
-                    started: rt[id].started,
-                    group,
-                };
-            let view = View {
-                now: now as u64,
-                free_tiles: total_tiles - held,
-                total_tiles,
-                free_groups: (0..groups).filter(|g| !busy_groups.contains(g)).collect(),
-                waiting: arrived
-                    .iter()
-                    .filter(|&&i| !rt[i].running)
-                    .map(|&i| view_of(i, 0, false, None))
-                    .collect(),
-                running: active
-                    .iter()
-                    .filter(|a| a.phase != Phase::Checkpoint)
-                    .map(|a| view_of(a.task, a.tiles, false, a.group))
-                    .chain(boundary.iter().map(|&(t, n, g)| view_of(t, n, true, g)))
-                    .collect(),
-                profiles: self.profiles,
-                exp,
-            };
+            st.arrive();
+            let view = st.view();
+            let free = view.free_tiles;
             let actions = policy.decide(&view);
-            let mut free = view.free_tiles;
-            let bad = |m: String| SimError::InvalidAction {
-                policy: policy.name(),
-                now: now as u64,
-                message: m,
-            };
-            for act in actions {
-                match act {
-                    Action::Preempt { task } => {
-                        let Some(pos) = boundary.iter().position(|b| b.0 == task) else {
-                            return Err(bad(format!("task {task} is not at a layer boundary")));
-                        };
-                        let (t, tiles, group) = boundary.swap_remove(pos);
-                        // Checkpoint: write back the live data (the last layer's output).
-                        let rows = self.profiles.nets[tasks[t].network].costs
-                            [rt[t].next_layer.saturating_sub(1)]
-                        .store_rows as f64;
-                        rt[t].restore_rows = rows;
-                        res.preemptions += 1;
-                        active.push(Active {
-                            task: t,
-                            tiles,
-                            group,
-                            phase: Phase::Checkpoint,
-                            left: 1.0,
-                            phys: LayerWork::memory_pass(rows),
-                            regs: ThrottleRegs::OFF,
-                            thr_rate: f64::INFINITY,
-                            rt_demand: 0,
-                            rt_score: 0,
-                            stop_after: true,
-                        });
-                    }
-                    Action::Yield { task } => {
-                        let Some(pos) = boundary.iter().position(|b| b.0 == task) else {
-                            return Err(bad(format!("task {task} is not at a layer boundary")));
-                        };
-                        let (t, tiles, _) = boundary.swap_remove(pos);
-                        rt[t].running = false;
-                        free += tiles;
-                    }
-                    Action::Resize { task, tiles } => {
-                        let Some(b) = boundary.iter_mut().find(|b| b.0 == task) else {
-                            return Err(bad(format!("task {task} is not at a layer boundary")));
-                        };
-                        if tiles == 0 || tiles > b.1 + free {
-                            return Err(bad(format!(
-                                "resize of task {task} to {tiles} tiles ({} held, {free} free)",
-                                b.1
-                            )));
-                        }
-                        free = free + b.1 - tiles;
-                        b.1 = tiles;
-                    }
-                    Action::Start { task, tiles, group } => {
-                        if !arrived.contains(&task) || rt[task].running {
-                            return Err(bad(format!("task {task} is not waiting")));
-                        }
-                        if tiles == 0 || tiles > free {
-                            return Err(bad(format!(
-                                "start of task {task} on {tiles} tiles, {free} free"
-                            )));
-                        }
-                        if let Some(g) = group
-                            && (busy_groups.contains(&g) || boundary.iter().any(|b| b.2 == Some(g)))
-                        {
-                            return Err(bad(format!("group {g} is busy")));
-                        }
-                        free -= tiles;
-                        rt[task].running = true;
-                        boundary.push((task, tiles, group));
-                    }
-                }
-            }
-            // Tasks holding tiles share the L2's capacity (one Active per running task).
-            let sharers = active.len() + boundary.len();
-            // Start the next phase of every task at a boundary.
-            for (t, tiles, group) in boundary.drain(..) {
-                let net = tasks[t].network;
-                let prof = &self.profiles.nets[net];
-                if rt[t].restore_rows > 0.0 {
-                    let rows = rt[t].restore_rows;
-                    rt[t].restore_rows = 0.0;
-                    active.push(Active {
+            st.apply(policy.name(), actions, free)?;
+            st.start(&*policy)?;
+            st.advance(policy.name())?;
+        }
+        Ok(st.res)
+    }
+}
+
+/// The tiles' throttle state is carried per group (static/MoCA) or per task on a tile pool.
+type ThrottleOwner = (bool, usize);
+
+fn throttle_owner(t: usize, group: Option<usize>) -> ThrottleOwner {
+    group.map_or((false, t), |g| (true, g))
+}
+
+/// The state of one [`System::run`] between two events.
+struct RunState<'s, 'a> {
+    sys: &'s System<'a>,
+    tasks: &'s [Task],
+    /// Task ids in dispatch order, and the next one to arrive.
+    order: Vec<usize>,
+    next_arrival: usize,
+    rt: Vec<TaskRt>,
+    /// Running phases.
+    active: Vec<Active>,
+    /// Tasks at a layer boundary, holding their tiles: (task, tiles, group).
+    boundary: Vec<(usize, u32, Option<usize>)>,
+    /// Arrived, unfinished tasks (running or waiting), in arrival order.
+    arrived: Vec<usize>,
+    now: f64,
+    done: usize,
+    res: SimResult,
+    /// The tiles' throttle state left by the last layer (and when), per owner.
+    carried: HashMap<ThrottleOwner, (MemThrottle, f64)>,
+    /// Per task, the current layer's throttle start state, grant cycles, demand and start cycle
+    /// (golden throttle timing only).
+    layer_thr: Vec<Option<(MemThrottle, u64, Demand, f64)>>,
+}
+
+impl<'s, 'a> RunState<'s, 'a> {
+    fn new(sys: &'s System<'a>, tasks: &'s [Task]) -> Self {
+        let mut order: Vec<usize> = (0..tasks.len()).collect();
+        order.sort_by_key(|&i| (tasks[i].dispatch, i));
+        RunState {
+            sys,
+            tasks,
+            order,
+            next_arrival: 0,
+            rt: vec![TaskRt::default(); tasks.len()],
+            active: Vec::new(),
+            boundary: Vec::new(),
+            arrived: Vec::new(),
+            now: 0.0,
+            done: 0,
+            res: SimResult {
+                finish: vec![0; tasks.len()],
+                throttled_layers: 0,
+                layers_run: 0,
+                preemptions: 0,
+                register_errors: 0,
+                trace: Vec::new(),
+                dram_rows: 0.0,
+                throttled_cycles: 0.0,
+                throttle_binding_cycles: 0.0,
+            },
+            carried: HashMap::new(),
+            layer_thr: vec![None; tasks.len()],
+        }
+    }
+
+    fn stalled(&self, policy: &'static str) -> SimError {
+        SimError::Stalled {
+            policy,
+            now: self.now as u64,
+            waiting: self.arrived.len(),
+        }
+    }
+
+    /// Admit the tasks dispatched at or before now.
+    fn arrive(&mut self) {
+        while self.next_arrival < self.order.len()
+            && self.tasks[self.order[self.next_arrival]].dispatch as f64 <= self.now
+        {
+            self.arrived.push(self.order[self.next_arrival]);
+            self.next_arrival += 1;
+        }
+    }
+
+    /// Groups running a task (in a phase or at a boundary).
+    fn busy_groups(&self) -> Vec<usize> {
+        self.active
+            .iter()
+            .filter_map(|a| a.group)
+            .chain(self.boundary.iter().filter_map(|b| b.2))
+            .collect()
+    }
+
+    fn task_view(
+        &self,
+        id: usize,
+        tiles: u32,
+        at_boundary: bool,
+        group: Option<usize>,
+    ) -> TaskView {
+        TaskView {
+            task: self.tasks[id],
+            layer: self.rt[id].next_layer,
+            layers: self.sys.profiles.nets[self.tasks[id].network].layers(),
+            tiles,
+            at_boundary,
+            started: self.rt[id].started,
+            group,
+        }
+    }
+
+    /// What the policy sees now.
+    fn view(&self) -> View<'a> {
+        let exp = self.sys.exp;
+        let total_tiles = exp.hardware.tiles;
+        let groups = (exp.hardware.tiles / exp.hardware.tiles_per_task) as usize;
+        let held: u32 = self.active.iter().map(|a| a.tiles).sum::<u32>()
+            + self.boundary.iter().map(|b| b.1).sum::<u32>();
+        let busy_groups = self.busy_groups();
+        View {
+            now: self.now as u64,
+            free_tiles: total_tiles - held,
+            total_tiles,
+            free_groups: (0..groups).filter(|g| !busy_groups.contains(g)).collect(),
+            waiting: self
+                .arrived
+                .iter()
+                .filter(|&&i| !self.rt[i].running)
+                .map(|&i| self.task_view(i, 0, false, None))
+                .collect(),
+            running: self
+                .active
+                .iter()
+                .filter(|a| a.phase != Phase::Checkpoint)
+                .map(|a| self.task_view(a.task, a.tiles, false, a.group))
+                .chain(
+                    self.boundary
+                        .iter()
+                        .map(|&(t, n, g)| self.task_view(t, n, true, g)),
+                )
+                .collect(),
+            profiles: self.sys.profiles,
+            exp,
+        }
+    }
+
+    /// Apply the policy's actions (`free` tiles before them).
+    fn apply(
+        &mut self,
+        policy: &'static str,
+        actions: Vec<Action>,
+        mut free: u32,
+    ) -> Result<(), SimError> {
+        let busy_groups = self.busy_groups();
+        let now = self.now;
+        let bad = |m: String| SimError::InvalidAction {
+            policy,
+            now: now as u64,
+            message: m,
+        };
+        for act in actions {
+            match act {
+                Action::Preempt { task } => {
+                    let Some(pos) = self.boundary.iter().position(|b| b.0 == task) else {
+                        return Err(bad(format!("task {task} is not at a layer boundary")));
+                    };
+                    let (t, tiles, group) = self.boundary.swap_remove(pos);
+                    // Checkpoint: write back the live data (the last layer's output).
+                    let rows = self.sys.profiles.nets[self.tasks[t].network].costs
+                        [self.rt[t].next_layer.saturating_sub(1)]
+                    .store_rows as f64;
+                    self.rt[t].restore_rows = rows;
+                    self.res.preemptions += 1;
+                    self.active.push(Active {
                         task: t,
                         tiles,
                         group,
-                        phase: Phase::Restore,
+                        phase: Phase::Checkpoint,
                         left: 1.0,
                         phys: LayerWork::memory_pass(rows),
                         regs: ThrottleRegs::OFF,
                         thr_rate: f64::INFINITY,
                         rt_demand: 0,
                         rt_score: 0,
-                        stop_after: false,
+                        stop_after: true,
                     });
-                    continue;
                 }
-                let layer = rt[t].next_layer;
-                rt[t].started = true;
-                let mut a = Active {
+                Action::Yield { task } => {
+                    let Some(pos) = self.boundary.iter().position(|b| b.0 == task) else {
+                        return Err(bad(format!("task {task} is not at a layer boundary")));
+                    };
+                    let (t, tiles, _) = self.boundary.swap_remove(pos);
+                    self.rt[t].running = false;
+                    free += tiles;
+                }
+                Action::Resize { task, tiles } => {
+                    let Some(b) = self.boundary.iter_mut().find(|b| b.0 == task) else {
+                        return Err(bad(format!("task {task} is not at a layer boundary")));
+                    };
+                    if tiles == 0 || tiles > b.1 + free {
+                        return Err(bad(format!(
+                            "resize of task {task} to {tiles} tiles ({} held, {free} free)",
+                            b.1
+                        )));
+                    }
+                    free = free + b.1 - tiles;
+                    b.1 = tiles;
+                }
+                Action::Start { task, tiles, group } => {
+                    if !self.arrived.contains(&task) || self.rt[task].running {
+                        return Err(bad(format!("task {task} is not waiting")));
+                    }
+                    if tiles == 0 || tiles > free {
+                        return Err(bad(format!(
+                            "start of task {task} on {tiles} tiles, {free} free"
+                        )));
+                    }
+                    if let Some(g) = group
+                        && (busy_groups.contains(&g)
+                            || self.boundary.iter().any(|b| b.2 == Some(g)))
+                    {
+                        return Err(bad(format!("group {g} is busy")));
+                    }
+                    free -= tiles;
+                    self.rt[task].running = true;
+                    self.boundary.push((task, tiles, group));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Start the next phase of every task at a boundary: a restore after a preemption, else its
+    /// next layer, with the runtime's registers when the policy regulates it.
+    fn start(&mut self, policy: &dyn Scheduler) -> Result<(), SimError> {
+        let sys = self.sys;
+        let exp = sys.exp;
+        // Tasks holding tiles share the L2's capacity (one Active per running task).
+        let sharers = self.active.len() + self.boundary.len();
+        let golden_throttle = sys.throttle_timing == ThrottleTiming::Golden;
+        let now = self.now;
+        for (t, tiles, group) in std::mem::take(&mut self.boundary) {
+            let task = self.tasks[t];
+            let prof = &sys.profiles.nets[task.network];
+            if self.rt[t].restore_rows > 0.0 {
+                let rows = self.rt[t].restore_rows;
+                self.rt[t].restore_rows = 0.0;
+                self.active.push(Active {
                     task: t,
                     tiles,
                     group,
-                    phase: Phase::Layer,
+                    phase: Phase::Restore,
                     left: 1.0,
-                    phys: self.layer_phys(net, layer, tiles, sharers),
+                    phys: LayerWork::memory_pass(rows),
                     regs: ThrottleRegs::OFF,
                     thr_rate: f64::INFINITY,
                     rt_demand: 0,
                     rt_score: 0,
                     stop_after: false,
-                };
-                if policy.regulated() && policy.throttles(&tasks[t]) {
-                    let pred = prof.pred(tiles, layer);
-                    let others: Vec<CoRunner> = active
-                        .iter()
-                        .filter(|o| o.phase == Phase::Layer)
-                        .map(|o| CoRunner {
-                            demand_percent: o.rt_demand,
-                            score: o.rt_score,
-                        })
-                        .collect();
-                    let state = TaskState {
-                        priority: tasks[t].priority,
-                        remaining_cycles: prof.remaining(tiles, layer),
-                        target_cycles: tasks[t].target,
-                        elapsed_cycles: (now as u64).saturating_sub(tasks[t].dispatch),
-                    };
-                    match runtime::decide(
-                        &exp.hardware,
-                        &exp.runtime,
-                        pred,
-                        prof.rgb_first[layer],
-                        &state,
-                        &others,
-                        self.partition,
-                    ) {
-                        Ok(d) => {
-                            a.regs = d.regs;
-                            a.rt_score = d.score;
-                            a.rt_demand = if prof.rgb_first[layer] {
-                                0
-                            } else {
-                                pred.demand_percent
-                            };
-                        }
-                        Err(_) => res.register_errors += 1,
-                    }
-                    if golden_throttle {
-                        let mut thr = match carried.remove(&owner(t, group)) {
-                            Some((s, at)) => self.profiles.throttle.state_after(
-                                &s,
-                                Demand::Idle,
-                                (now - at).max(0.0).round() as u64,
-                            ),
-                            None => MemThrottle::new(),
-                        };
-                        let (rate, grant, demand) = self.throttle_layer(&mut thr, &a)?;
-                        a.thr_rate = rate;
-                        layer_thr[t] = Some((thr, grant, demand, now));
-                    } else {
-                        a.thr_rate = a.regs.rate();
-                    }
-                    if a.regs.enabled() {
-                        res.throttled_layers += 1;
-                    }
-                }
-                res.layers_run += 1;
-                active.push(a);
-            }
-            let (shares, rates) = self.rates(&active);
-            let mut dt = f64::INFINITY;
-            for (a, r) in active.iter().zip(&rates) {
-                dt = dt.min(a.left / r);
-            }
-            if next_arrival < order.len() {
-                dt = dt.min((tasks[order[next_arrival]].dispatch as f64 - now).max(0.0));
-            }
-            if !dt.is_finite() {
-                return Err(SimError::Stalled {
-                    policy: policy.name(),
-                    now: now as u64,
-                    waiting: arrived.len(),
                 });
+                continue;
             }
-            if self.trace && dt > 0.0 {
-                res.trace.push(TraceSample {
-                    start: now as u64,
-                    end: (now + dt) as u64,
-                    tenants: active
-                        .iter()
-                        .zip(&shares)
-                        .map(|(a, &b)| {
-                            (a.task, tasks[a.task].network, a.tiles, b, a.regs.enabled())
-                        })
-                        .collect(),
-                });
-            }
-            // Throttle statistics: does a throttle cap the tenant below the share it would get
-            // with every throttle off?
-            if active.iter().any(|a| a.regs.enabled()) {
-                let free: Vec<Active> = active
+            let layer = self.rt[t].next_layer;
+            self.rt[t].started = true;
+            let mut a = Active {
+                task: t,
+                tiles,
+                group,
+                phase: Phase::Layer,
+                left: 1.0,
+                phys: sys.layer_phys(task.network, layer, tiles, sharers),
+                regs: ThrottleRegs::OFF,
+                thr_rate: f64::INFINITY,
+                rt_demand: 0,
+                rt_score: 0,
+                stop_after: false,
+            };
+            if policy.regulated() && policy.throttles(&task) {
+                let pred = prof.pred(tiles, layer);
+                let others: Vec<CoRunner> = self
+                    .active
                     .iter()
-                    .map(|a| Active {
-                        regs: ThrottleRegs::OFF,
-                        thr_rate: f64::INFINITY,
-                        ..*a
+                    .filter(|o| o.phase == Phase::Layer)
+                    .map(|o| CoRunner {
+                        demand_percent: o.rt_demand,
+                        score: o.rt_score,
                     })
                     .collect();
-                let streams = free.iter().filter(|a| a.phys.d > 0.0).count() as f64;
-                let extra = self.conflict_latency(streams);
-                let demands: Vec<f64> = free.iter().map(|a| self.demand(a, extra)).collect();
-                let tiles: Vec<u32> = free.iter().map(|a| a.tiles).collect();
-                let unthrottled = self.allocate(&demands, &tiles);
-                for ((a, &u), &d) in active.iter().zip(&unthrottled).zip(&demands) {
-                    if a.regs.enabled() {
-                        res.throttled_cycles += dt;
-                        if self.demand(a, extra) < u.min(d) * (1.0 - 1e-9) {
-                            res.throttle_binding_cycles += dt;
-                        }
-                    }
-                }
-            }
-            // Advance.
-            now += dt;
-            for ((a, r), b) in active.iter_mut().zip(&rates).zip(&shares) {
-                let frac = (r * dt).min(a.left);
-                res.dram_rows += a.phys.d * frac;
-                a.left -= frac;
-                let _ = b;
-            }
-            // Completions.
-            let mut k = 0;
-            while k < active.len() {
-                if active[k].left > 1e-9 {
-                    k += 1;
-                    continue;
-                }
-                let a = active.swap_remove(k);
-                let t = a.task;
-                match a.phase {
-                    Phase::Checkpoint => {
-                        rt[t].running = false;
-                    }
-                    Phase::Restore => boundary.push((t, a.tiles, a.group)),
-                    Phase::NonLayer => {
-                        rt[t].next_layer += 1;
-                        rt[t].finish = Some(now);
-                        rt[t].running = false;
-                        res.finish[t] = now.ceil() as u64;
-                        arrived.retain(|&x| x != t);
-                        done += 1;
-                    }
-                    Phase::Layer => {
-                        if let Some((start, grant, demand, t0)) = layer_thr[t].take() {
-                            let end = self.profiles.throttle.after_layer(
-                                &start,
-                                demand,
-                                grant,
-                                (now - t0).max(0.0).round() as u64,
-                            );
-                            carried.insert(owner(t, a.group), (end, now));
-                        }
-                        let net = tasks[t].network;
-                        let layers = self.profiles.nets[net].layers();
-                        let rows = self.non_layer_rows(net, layers);
-                        if rt[t].next_layer + 1 >= layers && rows > 0.0 {
-                            // The network's non-layer work, on its tiles, before it finishes.
-                            active.push(Active {
-                                phase: Phase::NonLayer,
-                                left: 1.0,
-                                phys: LayerWork::memory_pass(rows),
-                                regs: ThrottleRegs::OFF,
-                                thr_rate: f64::INFINITY,
-                                rt_demand: 0,
-                                rt_score: 0,
-                                stop_after: false,
-                                ..a
-                            });
-                            continue;
-                        }
-                        rt[t].next_layer += 1;
-                        if rt[t].next_layer >= layers {
-                            rt[t].finish = Some(now);
-                            rt[t].running = false;
-                            res.finish[t] = now.ceil() as u64;
-                            arrived.retain(|&x| x != t);
-                            done += 1;
-                        } else if a.stop_after {
-                            rt[t].running = false;
+                let state = TaskState {
+                    priority: task.priority,
+                    remaining_cycles: prof.remaining(tiles, layer),
+                    target_cycles: task.target,
+                    elapsed_cycles: (now as u64).saturating_sub(task.dispatch),
+                };
+                match runtime::decide(
+                    &exp.hardware,
+                    &exp.runtime,
+                    pred,
+                    prof.rgb_first[layer],
+                    &state,
+                    &others,
+                    sys.partition,
+                ) {
+                    Ok(d) => {
+                        a.regs = d.regs;
+                        a.rt_score = d.score;
+                        a.rt_demand = if prof.rgb_first[layer] {
+                            0
                         } else {
-                            boundary.push((t, a.tiles, a.group));
-                        }
+                            pred.demand_percent
+                        };
+                    }
+                    Err(_) => self.res.register_errors += 1,
+                }
+                if golden_throttle {
+                    let mut thr = match self.carried.remove(&throttle_owner(t, group)) {
+                        Some((s, at)) => sys.profiles.throttle.state_after(
+                            &s,
+                            Demand::Idle,
+                            (now - at).max(0.0).round() as u64,
+                        ),
+                        None => MemThrottle::new(),
+                    };
+                    let (rate, grant, demand) = sys.throttle_layer(&mut thr, &a)?;
+                    a.thr_rate = rate;
+                    self.layer_thr[t] = Some((thr, grant, demand, now));
+                } else {
+                    a.thr_rate = a.regs.rate();
+                }
+                if a.regs.enabled() {
+                    self.res.throttled_layers += 1;
+                }
+            }
+            self.res.layers_run += 1;
+            self.active.push(a);
+        }
+        Ok(())
+    }
+
+    /// Progress every running phase to the next event (a phase's end or an arrival), recording
+    /// the trace and the throttle statistics, and retire the phases that end.
+    fn advance(&mut self, policy: &'static str) -> Result<(), SimError> {
+        let sys = self.sys;
+        let (shares, rates) = sys.rates(&self.active);
+        let mut dt = f64::INFINITY;
+        for (a, r) in self.active.iter().zip(&rates) {
+            dt = dt.min(a.left / r);
+        }
+        if self.next_arrival < self.order.len() {
+            dt = dt.min(
+                (self.tasks[self.order[self.next_arrival]].dispatch as f64 - self.now).max(0.0),
+            );
+        }
+        if !dt.is_finite() {
+            return Err(self.stalled(policy));
+        }
+        if sys.trace && dt > 0.0 {
+            self.res.trace.push(TraceSample {
+                start: self.now as u64,
+                end: (self.now + dt) as u64,
+                tenants: self
+                    .active
+                    .iter()
+                    .zip(&shares)
+                    .map(|(a, &b)| {
+                        let net = self.tasks[a.task].network;
+                        (a.task, net, a.tiles, b, a.regs.enabled())
+                    })
+                    .collect(),
+            });
+        }
+        self.throttle_statistics(dt);
+        self.now += dt;
+        for (a, r) in self.active.iter_mut().zip(&rates) {
+            let frac = (r * dt).min(a.left);
+            self.res.dram_rows += a.phys.d * frac;
+            a.left -= frac;
+        }
+        self.complete();
+        Ok(())
+    }
+
+    /// Throttle statistics over the next `dt` cycles: does a throttle cap the tenant below the
+    /// share it would get with every throttle off?
+    fn throttle_statistics(&mut self, dt: f64) {
+        let sys = self.sys;
+        if !self.active.iter().any(|a| a.regs.enabled()) {
+            return;
+        }
+        let free: Vec<Active> = self
+            .active
+            .iter()
+            .map(|a| Active {
+                regs: ThrottleRegs::OFF,
+                thr_rate: f64::INFINITY,
+                ..*a
+            })
+            .collect();
+        let streams = free.iter().filter(|a| a.phys.d > 0.0).count() as f64;
+        let extra = sys.conflict_latency(streams);
+        let demands: Vec<f64> = free.iter().map(|a| sys.demand(a, extra)).collect();
+        let tiles: Vec<u32> = free.iter().map(|a| a.tiles).collect();
+        let unthrottled = sys.allocate(&demands, &tiles);
+        for ((a, &u), &d) in self.active.iter().zip(&unthrottled).zip(&demands) {
+            if a.regs.enabled() {
+                self.res.throttled_cycles += dt;
+                if sys.demand(a, extra) < u.min(d) * (1.0 - 1e-9) {
+                    self.res.throttle_binding_cycles += dt;
+                }
+            }
+        }
+    }
+
+    /// Retire the phases that ended: a checkpoint frees its tiles, a restore or a layer returns
+    /// its task to a boundary, the last layer runs the network's non-layer work, and that (or the
+    /// last layer) finishes the task.
+    fn complete(&mut self) {
+        let now = self.now;
+        let mut k = 0;
+        while k < self.active.len() {
+            if self.active[k].left > 1e-9 {
+                k += 1;
+                continue;
+            }
+            let a = self.active.swap_remove(k);
+            let t = a.task;
+            match a.phase {
+                Phase::Checkpoint => {
+                    self.rt[t].running = false;
+                }
+                Phase::Restore => self.boundary.push((t, a.tiles, a.group)),
+                Phase::NonLayer => {
+                    self.rt[t].next_layer += 1;
+                    self.finish(t);
+                }
+                Phase::Layer => {
+                    if let Some((start, grant, demand, t0)) = self.layer_thr[t].take() {
+                        let end = self.sys.profiles.throttle.after_layer(
+                            &start,
+                            demand,
+                            grant,
+                            (now - t0).max(0.0).round() as u64,
+                        );
+                        self.carried.insert(throttle_owner(t, a.group), (end, now));
+                    }
+                    let net = self.tasks[t].network;
+                    let layers = self.sys.profiles.nets[net].layers();
+                    let rows = self.sys.non_layer_rows(net, layers);
+                    if self.rt[t].next_layer + 1 >= layers && rows > 0.0 {
+                        // The network's non-layer work, on its tiles, before it finishes.
+                        self.active.push(Active {
+                            phase: Phase::NonLayer,
+                            left: 1.0,
+                            phys: LayerWork::memory_pass(rows),
+                            regs: ThrottleRegs::OFF,
+                            thr_rate: f64::INFINITY,
+                            rt_demand: 0,
+                            rt_score: 0,
+                            stop_after: false,
+                            ..a
+                        });
+                        continue;
+                    }
+                    self.rt[t].next_layer += 1;
+                    if self.rt[t].next_layer >= layers {
+                        self.finish(t);
+                    } else if a.stop_after {
+                        self.rt[t].running = false;
+                    } else {
+                        self.boundary.push((t, a.tiles, a.group));
                     }
                 }
             }
         }
-        Ok(res)
+    }
+
+    /// Task `t` completes now.
+    fn finish(&mut self, t: usize) {
+        self.rt[t].finish = Some(self.now);
+        self.rt[t].running = false;
+        self.res.finish[t] = self.now.ceil() as u64;
+        self.arrived.retain(|&x| x != t);
+        self.done += 1;
     }
 }
 
@@ -1589,92 +1722,5 @@ mod tests {
             burst: 100,
         });
         assert!(sys.demand(&capped, 0.0) < 0.5 * sys.demand(&free, 0.0));
-    }
-}
-
-/// `cargo test --release -p moca-multitenant throttle_excess_table -- --ignored --nocapture`:
-/// per-layer grant of the golden throttle against `TARGET/WINDOW` for the registers the runtime
-/// picks (docs/CALIBRATION.md, "The throttle as built").
-#[cfg(test)]
-mod throttle_excess {
-    use super::*;
-
-    #[test]
-    #[ignore]
-    fn throttle_excess_table() {
-        let exp = Experiment::artifact();
-        let prof = Profiles::new(&exp);
-        let sys = System::new(&exp, &prof);
-        let mut rows = Vec::new();
-        for (ni, net) in prof.nets.iter().enumerate() {
-            for layer in 0..net.layers() {
-                let pred = net.pred(2, layer);
-                // Contention with one co-runner of the same demand and score: the runtime
-                // throttles this layer to its share.
-                let others = [CoRunner {
-                    demand_percent: pred.demand_percent,
-                    score: 1,
-                }];
-                let state = TaskState {
-                    priority: 4,
-                    remaining_cycles: net.remaining(2, layer),
-                    target_cycles: 4 * net.remaining(2, 0),
-                    elapsed_cycles: 0,
-                };
-                let Ok(d) = runtime::decide(
-                    &exp.hardware,
-                    &exp.runtime,
-                    pred,
-                    net.rgb_first[layer],
-                    &state,
-                    &others,
-                    Partition::Paper,
-                ) else {
-                    continue;
-                };
-                if !d.regs.enabled() {
-                    continue;
-                }
-                let a = Active {
-                    task: 0,
-                    tiles: 2,
-                    group: None,
-                    phase: Phase::Layer,
-                    left: 1.0,
-                    phys: sys.layer_phys(ni, layer, 2, 2),
-                    regs: d.regs,
-                    thr_rate: f64::INFINITY,
-                    rt_demand: 0,
-                    rt_score: 0,
-                    stop_after: false,
-                };
-                let mut g = System::new(&exp, &prof);
-                g.throttle_timing = ThrottleTiming::Golden;
-                let (rate, cycles, _) = g.throttle_layer(&mut MemThrottle::new(), &a).unwrap();
-                let excess = rate / d.regs.rate() - 1.0;
-                rows.push((exp.network_names[ni].clone(), layer, d.regs, cycles, excess));
-            }
-        }
-        rows.sort_by(|a, b| a.4.total_cmp(&b.4));
-        let n = rows.len();
-        println!(
-            "{n} throttled layers; excess min {:.1} % median {:.1} % max {:.1} %",
-            100.0 * rows[0].4,
-            100.0 * rows[n / 2].4,
-            100.0 * rows[n - 1].4
-        );
-        for (i, r) in rows.iter().enumerate() {
-            if i < 3 || i + 6 >= n || i == n / 4 || i == n / 2 || i == 3 * n / 4 {
-                println!(
-                    "| {}[{}] | {}:{} | {} | {:+.1} % |",
-                    r.0,
-                    r.1,
-                    r.2.window,
-                    r.2.target,
-                    r.3,
-                    100.0 * r.4
-                );
-            }
-        }
     }
 }
