@@ -61,10 +61,12 @@ pub struct RunArgs {
 /// The simulator calibration of `moca run` (`--calibration`).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Calibration {
-    /// The default simulator (the experiment's `[simulator]` parameters).
+    /// The experiment's `[simulator]` parameters (by default calibrated against the golden SoC
+    /// and the artifact's predictions).
     #[default]
     Artifact,
-    /// `multitenant::firesim::calibrate::Params::FIRESIM` applied to the experiment.
+    /// The parameters fitted to the artifact's FireSim measurements (docs/CALIBRATION.md (c)),
+    /// with each network's measured non-layer work.
     Firesim,
 }
 
