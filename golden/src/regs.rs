@@ -271,18 +271,31 @@ impl Relation {
     }
 }
 
-const fn one(name: &'static str, width: usize, doc: &'static str) -> [Field; 1] {
+/// A register made of one unsigned field at bit 0.
+const fn value(
+    name: &'static str,
+    width: usize,
+    valid: Valid,
+    allowed: &'static str,
+    doc: &'static str,
+) -> [Field; 1] {
     [Field {
         name,
         lsb: 0,
         width: width as u8,
         signed: false,
-        valid: Valid::Any,
-        allowed: "",
+        valid,
+        allowed,
         doc,
     }]
 }
 
+/// A 32-bit wrapping performance counter.
+const fn perf(name: &'static str, doc: &'static str) -> [Field; 1] {
+    value(name, PERF_BITS, Valid::Any, "wrapping", doc)
+}
+
+/// A one-bit flag or command bit.
 const fn bit(name: &'static str, lsb: u8, doc: &'static str) -> Field {
     Field {
         name,
@@ -329,46 +342,40 @@ pub mod throttle {
         use super::super::*;
 
         /// `WINDOW`: 0 (off) or `WINDOW_MIN..=REG_MAX`.
-        pub const WINDOW: [Field; 1] = [Field {
-            name: "WINDOW",
-            lsb: 0,
-            width: COUNTER_BITS as u8,
-            signed: false,
-            valid: Valid::OffOr {
+        pub const WINDOW: [Field; 1] = value(
+            "WINDOW",
+            COUNTER_BITS,
+            Valid::OffOr {
                 off: 0,
                 min: WINDOW_MIN,
                 max: REG_MAX,
             },
-            allowed: "0 (off) or 2..=65535",
-            doc: "window length in cycles",
-        }];
+            "0 (off) or 2..=65535",
+            "window length in cycles",
+        );
         /// `TARGET`: `0..=REG_MAX`, at least `TARGET_MIN` while `WINDOW != 0`
         /// ([`RELATIONS`](super::RELATIONS)).
-        pub const TARGET: [Field; 1] = [Field {
-            name: "TARGET",
-            lsb: 0,
-            width: COUNTER_BITS as u8,
-            signed: false,
-            valid: Valid::Range {
+        pub const TARGET: [Field; 1] = value(
+            "TARGET",
+            COUNTER_BITS,
+            Valid::Range {
                 min: 0,
                 max: REG_MAX,
             },
-            allowed: "1..=65535 while WINDOW != 0",
-            doc: "beats of credit added per window",
-        }];
+            "1..=65535 while WINDOW != 0",
+            "beats of credit added per window",
+        );
         /// `BURST`: `0..=REG_MAX`.
-        pub const BURST: [Field; 1] = [Field {
-            name: "BURST",
-            lsb: 0,
-            width: COUNTER_BITS as u8,
-            signed: false,
-            valid: Valid::Range {
+        pub const BURST: [Field; 1] = value(
+            "BURST",
+            COUNTER_BITS,
+            Valid::Range {
                 min: 0,
                 max: REG_MAX,
             },
-            allowed: "0..=65535",
-            doc: "most unused credit carried into the next window",
-        }];
+            "0..=65535",
+            "most unused credit carried into the next window",
+        );
         /// `CTRL` bit 0.
         pub const CLEAR_ERROR: Field = bit("CLEAR_ERROR", 0, "1 clears the sticky CFG_ERROR");
         /// `CTRL` bit 1.
@@ -389,27 +396,25 @@ pub mod throttle {
         /// `STATUS`'s fields.
         pub const STATUS: [Field; 2] = [BUBBLE, CFG_ERROR];
         /// `WC`.
-        pub const WC: [Field; 1] = [Field {
-            allowed: "0..=WINDOW-1",
-            ..one("WC", COUNTER_BITS, "cycles left in the window")[0]
-        }];
+        pub const WC: [Field; 1] = value(
+            "WC",
+            COUNTER_BITS,
+            Valid::Any,
+            "0..=WINDOW-1",
+            "cycles left in the window",
+        );
         /// `CREDIT`.
         pub const CREDIT: [Field; 1] = [Field {
             signed: true,
-            allowed: "-6..=BURST+TARGET",
-            ..one(
+            ..value(
                 "CREDIT",
                 CREDIT_BITS,
+                Valid::Any,
+                "-6..=BURST+TARGET",
                 "beats left in this window (negative: a debt)",
             )[0]
         }];
-        /// A 32-bit wrapping performance counter.
-        const fn perf(name: &'static str, doc: &'static str) -> [Field; 1] {
-            [Field {
-                allowed: "wrapping",
-                ..one(name, PERF_BITS, doc)[0]
-            }]
-        }
+
         /// `PERF_REQS`.
         pub const PERF_REQS: [Field; 1] = perf("PERF_REQS", "requests granted");
         /// `PERF_BEATS`.
@@ -475,15 +480,13 @@ pub mod arbiter {
         use super::super::*;
 
         /// `POLICY`.
-        pub const POLICY: [Field; 1] = [Field {
-            name: "POLICY",
-            lsb: 0,
-            width: 1,
-            signed: false,
-            valid: Valid::Range { min: 0, max: 1 },
-            allowed: "0..=1",
-            doc: "0 = round-robin, 1 = fixed priority",
-        }];
+        pub const POLICY: [Field; 1] = value(
+            "POLICY",
+            1,
+            Valid::Range { min: 0, max: 1 },
+            "0..=1",
+            "0 = round-robin, 1 = fixed priority",
+        );
         /// `CTRL` bit 0.
         pub const CLEAR_ERROR: Field = bit("CLEAR_ERROR", 0, "1 clears the sticky CFG_ERROR");
         /// `CTRL` bit 1.
@@ -521,19 +524,10 @@ pub mod arbiter {
         /// `STATUS`'s fields.
         pub const STATUS: [Field; 4] = [PTR, LOCKED, LOCK_ID, CFG_ERROR];
         /// `PERF_GRANTS`.
-        pub const PERF_GRANTS: [Field; 1] = [Field {
-            allowed: "wrapping",
-            ..one("PERF_GRANTS", PERF_BITS, "requests granted")[0]
-        }];
+        pub const PERF_GRANTS: [Field; 1] = perf("PERF_GRANTS", "requests granted");
         /// `PERF_STALL`.
-        pub const PERF_STALL: [Field; 1] = [Field {
-            allowed: "wrapping",
-            ..one(
-                "PERF_STALL",
-                PERF_BITS,
-                "cycles a presented request was not accepted",
-            )[0]
-        }];
+        pub const PERF_STALL: [Field; 1] =
+            perf("PERF_STALL", "cycles a presented request was not accepted");
     }
 
     /// `POLICY` value: round-robin.
