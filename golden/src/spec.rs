@@ -2,7 +2,9 @@
 //!
 //! The golden models (`golden::throttle`, `golden::arbiter`), the Rust-HDL RTL (`hw`), the
 //! `moca` CLI and the generated `docs/REGISTERS.md` all read their addresses, widths, ranges and
-//! reset values from here, so RTL, model and documentation cannot drift apart.
+//! reset values from here, so RTL, model and documentation cannot drift apart. The register
+//! table (registers, fields, access, reset values, valid values and [`validate`]) lives in
+//! [`crate::regs`] and is re-exported here.
 //!
 //! Addresses are word offsets inside a block's register file. A configuration port carries
 //! `cfg_we`, a 4-bit `cfg_addr`, 16-bit `cfg_wdata`, and returns 32-bit `cfg_rdata`
