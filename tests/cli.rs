@@ -160,6 +160,12 @@ fn regs_lists_the_map() {
     assert!(s.contains("MemThrottle") && s.contains("0x2  BURST"), "{s}");
     let o = moca(&["regs", "--markdown"]);
     assert_eq!(stdout(&o), golden::spec::registers_markdown());
+    let o = moca(&["regs", "--readme"]);
+    assert_eq!(stdout(&o), golden::spec::registers_readme());
+    assert_eq!(
+        moca(&["regs", "--readme", "--markdown"]).status.code(),
+        Some(2)
+    );
     assert!(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../docs")

@@ -180,8 +180,12 @@ pub struct LintArgs {
 #[derive(Args)]
 pub struct RegsArgs {
     /// Print the whole map as Markdown (the content of docs/REGISTERS.md).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "readme")]
     pub markdown: bool,
+    /// Print the README's register section (the lines between its `<!-- registers` markers,
+    /// both included).
+    #[arg(long)]
+    pub readme: bool,
 }
 
 fn write_top(dir: &Path, top: &VerilogTop) -> Result<PathBuf> {
@@ -303,6 +307,10 @@ pub fn regs_cmd(a: &RegsArgs) -> Result<ExitCode> {
         print!("{}", spec::registers_markdown());
         return Ok(ExitCode::SUCCESS);
     }
+    if a.readme {
+        print!("{}", spec::registers_readme());
+        return Ok(ExitCode::SUCCESS);
+    }
     for block in spec::RegisterBlock::ALL {
         println!("{}", block.name());
         for r in block.registers() {
@@ -311,8 +319,8 @@ pub fn regs_cmd(a: &RegsArgs) -> Result<ExitCode> {
                 r.addr,
                 r.name,
                 r.access,
-                r.width,
-                if r.signed { " signed" } else { "" }
+                r.width(),
+                if r.signed() { " signed" } else { "" }
             );
         }
     }

@@ -56,8 +56,10 @@ pub enum ConfigError {
     Combination(String),
 }
 
-/// A complete, validated throttle configuration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A complete, validated throttle configuration: the values of the throttle's configuration
+/// registers (`spec::throttle::config_registers`). The multi-tenant runtime uses it as its
+/// register values too (`multitenant::runtime::ThrottleRegs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ThrottleConfig {
     /// `WINDOW` in cycles (0 = off).
     pub window: u16,
@@ -75,33 +77,51 @@ impl ThrottleConfig {
         burst: 0,
     };
 
-    /// Validate user-supplied values (any integer width) and build a configuration.
+    /// Validate user-supplied values (any integer width) and build a configuration: each value
+    /// must fit its register and the result must pass [`spec::validate`].
     /// `burst` defaults to `target`, as the hardware does when `TARGET` is written.
     pub fn new(window: i64, target: i64, burst: Option<i64>) -> Result<Self, ConfigError> {
-        let window = check_u16("WINDOW", window, "0 (off) or 2..=65535")?;
-        if window == 1 {
-            return Err(ConfigError::OutOfRange {
-                register: "WINDOW",
-                value: 1,
-                allowed: "0 (off) or 2..=65535",
-            });
+        crate::regs::check_throttle(|r, so_far| {
+            let allowed = r.field().allowed;
+            match r.addr {
+                spec::throttle::WINDOW => check_u16(r.name, window, allowed),
+                spec::throttle::TARGET => check_u16(r.name, target, allowed),
+                _ => burst.map_or(Ok(so_far.target), |b| check_u16(r.name, b, allowed)),
+            }
+        })
+    }
+
+    /// The value of the configuration register at `addr` (None for any other address).
+    pub fn get(&self, addr: u8) -> Option<u16> {
+        match addr {
+            spec::throttle::WINDOW => Some(self.window),
+            spec::throttle::TARGET => Some(self.target),
+            spec::throttle::BURST => Some(self.burst),
+            _ => None,
         }
-        let target = check_u16("TARGET", target, "1..=65535 while WINDOW != 0")?;
-        if window != 0 && target == 0 {
-            return Err(ConfigError::OutOfRange {
-                register: "TARGET",
-                value: 0,
-                allowed: "1..=65535 while WINDOW != 0",
-            });
+    }
+
+    /// The configuration with the register at `addr` set to `value` (unchanged for any other
+    /// address), without the side effects of a hardware write.
+    pub fn with_value(mut self, addr: u8, value: u16) -> Self {
+        match addr {
+            spec::throttle::WINDOW => self.window = value,
+            spec::throttle::TARGET => self.target = value,
+            spec::throttle::BURST => self.burst = value,
+            _ => {}
         }
-        let burst = match burst {
-            Some(b) => check_u16("BURST", b, "0..=65535")?,
-            None => target,
-        };
-        Ok(ThrottleConfig {
-            window,
-            target,
-            burst,
+        self
+    }
+
+    /// The configuration after the hardware accepts a write of `wdata` to `addr` (a `TARGET`
+    /// write also sets `BURST`); None when `addr` holds no configuration register.
+    pub fn with_write(&self, addr: u8, wdata: u16) -> Option<Self> {
+        self.get(addr)?;
+        let next = self.with_value(addr, wdata);
+        Some(if addr == spec::throttle::TARGET {
+            next.with_value(spec::throttle::BURST, wdata)
+        } else {
+            next
         })
     }
 
@@ -121,9 +141,19 @@ impl ThrottleConfig {
         }
     }
 
-    /// The long-run rate this configuration regulates to, in beats per cycle (None when off).
-    pub fn rate(&self) -> Option<f64> {
-        (self.window != 0).then(|| f64::from(self.target) / f64::from(self.window))
+    /// Whether the throttle is on (`WINDOW != 0`).
+    pub fn enabled(&self) -> bool {
+        self.window != 0
+    }
+
+    /// The long-run rate this configuration regulates to, in beats per cycle (infinite when
+    /// off).
+    pub fn rate(&self) -> f64 {
+        if self.enabled() {
+            f64::from(self.target) / f64::from(self.window)
+        } else {
+            f64::INFINITY
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod arbiter;
 pub mod cfg;
 pub mod compile;
 pub mod observe;
+pub mod regs;
 pub mod soc;
 pub mod spec;
 pub mod stimulus;

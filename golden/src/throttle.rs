@@ -52,7 +52,7 @@
 //! used up to the window end, and register writes keep the credit. The long-run rate under
 //! saturating demand is exactly `TARGET/WINDOW` for every setting.
 
-use crate::cfg::CfgPort;
+use crate::cfg::{CfgPort, ThrottleConfig};
 use crate::spec::{self, throttle as reg};
 
 /// Throttle state machine state.
@@ -126,9 +126,8 @@ pub struct ThrottleOut {
 /// The golden `MemThrottle`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemThrottle {
-    window: u16,
-    target: u16,
-    burst: u16,
+    /// `WINDOW`, `TARGET`, `BURST`.
+    cfg: ThrottleConfig,
     s: ThrottleStatus,
 }
 
@@ -155,7 +154,12 @@ impl MemThrottle {
 
     /// Current `WINDOW`, `TARGET`, `BURST`.
     pub fn registers(&self) -> (u16, u16, u16) {
-        (self.window, self.target, self.burst)
+        (self.cfg.window, self.cfg.target, self.cfg.burst)
+    }
+
+    /// Current configuration registers.
+    pub fn config(&self) -> &ThrottleConfig {
+        &self.cfg
     }
 
     /// Current status registers.
@@ -165,42 +169,48 @@ impl MemThrottle {
 
     /// Whether the throttle holds requests back this cycle.
     pub fn in_bubble(&self) -> bool {
-        self.window != 0 && self.s.credit <= 0
+        self.cfg.enabled() && self.s.credit <= 0
     }
 
-    /// What `cfg_rdata` returns for `addr` (0 for write-only and unmapped addresses).
-    pub fn read(&self, addr: u8) -> u32 {
+    /// The raw value of one field (`spec::THROTTLE_REGISTERS`) of a readable register.
+    fn field(&self, f: &spec::Field) -> u32 {
+        use reg::field as F;
         let s = &self.s;
-        match addr {
-            reg::WINDOW => u32::from(self.window),
-            reg::TARGET => u32::from(self.target),
-            reg::BURST => u32::from(self.burst),
-            reg::STATUS => u32::from(s.state == State::Bubble) | (u32::from(s.cfg_error) << 1),
-            reg::WC => u32::from(s.wc),
-            reg::CREDIT => s.credit as u32,
-            reg::PERF_REQS => s.perf_reqs,
-            reg::PERF_BEATS => s.perf_beats,
-            reg::PERF_BUBBLE => s.perf_bubble,
-            reg::PERF_WAIT => s.perf_wait,
-            reg::PERF_WINDOWS => s.perf_windows,
+        match f.name {
+            n if n == F::WINDOW[0].name => u32::from(self.cfg.window),
+            n if n == F::TARGET[0].name => u32::from(self.cfg.target),
+            n if n == F::BURST[0].name => u32::from(self.cfg.burst),
+            n if n == F::BUBBLE.name => u32::from(s.state == State::Bubble),
+            n if n == F::CFG_ERROR.name => u32::from(s.cfg_error),
+            n if n == F::WC[0].name => u32::from(s.wc),
+            n if n == F::CREDIT[0].name => s.credit as u32,
+            n if n == F::PERF_REQS[0].name => s.perf_reqs,
+            n if n == F::PERF_BEATS[0].name => s.perf_beats,
+            n if n == F::PERF_BUBBLE[0].name => s.perf_bubble,
+            n if n == F::PERF_WAIT[0].name => s.perf_wait,
+            n if n == F::PERF_WINDOWS[0].name => s.perf_windows,
+            n => unreachable!("readable throttle field {n} has no value"),
+        }
+    }
+
+    /// What `cfg_rdata` returns for `addr`: the register's fields placed as the register table
+    /// says (0 for write-only and unmapped addresses).
+    pub fn read(&self, addr: u8) -> u32 {
+        match reg::register(addr) {
+            Some(r) if r.access.readable() => r.compose(|f| self.field(f)),
             _ => 0,
         }
     }
 
-    /// Whether a write of `wdata` to `addr` is accepted given the current registers.
+    /// Whether a write of `wdata` to `addr` is accepted given the current registers
+    /// ([`spec::throttle_write_ok`]: mapped, writable, no reserved bit, a valid configuration).
     pub fn write_ok(&self, addr: u8, wdata: u16) -> bool {
-        match addr {
-            reg::WINDOW => wdata != 1 && (wdata == 0 || self.target != 0),
-            reg::TARGET => self.window == 0 || wdata != 0,
-            reg::BURST => true,
-            reg::CTRL => wdata & !reg::CTRL_BITS == 0,
-            _ => false,
-        }
+        spec::throttle_write_ok(&self.cfg, addr, wdata)
     }
 
     /// Simulate one clock cycle: compute this cycle's outputs, then advance the state.
     pub fn step(&mut self, i: &ThrottleIn) -> ThrottleOut {
-        let enabled = self.window != 0;
+        let enabled = self.cfg.enabled();
         let in_bubble = self.in_bubble();
         let up_ready = i.down_ready && !in_bubble;
         let down_valid = i.up_valid && !in_bubble;
@@ -221,8 +231,9 @@ impl MemThrottle {
         if enabled {
             let s = &mut self.s;
             if s.wc == 0 {
-                s.credit = s.credit.min(i32::from(self.burst)) + i32::from(self.target) - beats;
-                s.wc = self.window - 1;
+                s.credit =
+                    s.credit.min(i32::from(self.cfg.burst)) + i32::from(self.cfg.target) - beats;
+                s.wc = self.cfg.window - 1;
                 window_end = true;
             } else {
                 s.credit -= beats;
@@ -257,8 +268,8 @@ impl MemThrottle {
 
     /// Start monitoring afresh: one window's budget, a full window.
     fn start(&mut self) {
-        self.s.credit = i32::from(self.target);
-        self.s.wc = self.window - 1;
+        self.s.credit = i32::from(self.cfg.target);
+        self.s.wc = self.cfg.window - 1;
     }
 
     fn configure(&mut self, addr: u8, wdata: u16) {
@@ -266,45 +277,44 @@ impl MemThrottle {
             self.s.cfg_error = true;
             return;
         }
-        match addr {
-            reg::CTRL => {
-                if wdata & reg::CTRL_CLEAR_ERROR != 0 {
-                    self.s.cfg_error = false;
-                }
-                if wdata & reg::CTRL_CLEAR_PERF != 0 {
-                    let s = &mut self.s;
-                    s.perf_reqs = 0;
-                    s.perf_beats = 0;
-                    s.perf_bubble = 0;
-                    s.perf_wait = 0;
-                    s.perf_windows = 0;
-                }
-                if wdata & reg::CTRL_RESTART != 0 && self.window != 0 {
-                    self.start();
-                }
-            }
-            reg::WINDOW => {
-                let was_on = self.window != 0;
-                self.window = wdata;
-                if wdata == 0 {
+        if let Some(next) = self.cfg.with_write(addr, wdata) {
+            let was_on = self.cfg.enabled();
+            self.cfg = next;
+            if addr == reg::WINDOW {
+                if !next.enabled() {
                     self.s.credit = 0;
                     self.s.wc = 0;
                 } else if !was_on {
                     self.start();
                 }
             }
-            reg::TARGET => {
-                self.target = wdata;
-                self.burst = wdata;
-            }
-            reg::BURST => self.burst = wdata,
-            _ => unreachable!("write_ok accepts only mapped writable addresses"),
+            return;
+        }
+        debug_assert_eq!(
+            addr,
+            reg::CTRL,
+            "write_ok accepts only mapped writable addresses"
+        );
+        let set = |f: spec::Field| f.extract(u32::from(wdata)) != 0;
+        if set(reg::field::CLEAR_ERROR) {
+            self.s.cfg_error = false;
+        }
+        if set(reg::field::CLEAR_PERF) {
+            let s = &mut self.s;
+            s.perf_reqs = 0;
+            s.perf_beats = 0;
+            s.perf_bubble = 0;
+            s.perf_wait = 0;
+            s.perf_windows = 0;
+        }
+        if set(reg::field::RESTART) && self.cfg.enabled() {
+            self.start();
         }
     }
 
     /// Apply a validated configuration through the configuration port (cycles with no
     /// request traffic). Returns the number of cycles used.
-    pub fn configure_idle(&mut self, cfg: &crate::cfg::ThrottleConfig) -> u64 {
+    pub fn configure_idle(&mut self, cfg: &ThrottleConfig) -> u64 {
         let mut n = 0;
         for w in cfg.writes() {
             self.step(&ThrottleIn {
@@ -348,11 +358,7 @@ impl RateMeasurement {
 
 /// Drive the golden throttle with saturating demand (a request of `beats` beats every cycle,
 /// bus always ready) for `windows` windows and measure the granted rate.
-pub fn saturated_rate(
-    cfg: &crate::cfg::ThrottleConfig,
-    beats: u8,
-    windows: u64,
-) -> RateMeasurement {
+pub fn saturated_rate(cfg: &ThrottleConfig, beats: u8, windows: u64) -> RateMeasurement {
     let mut t = MemThrottle::new();
     t.configure_idle(cfg);
     let cycles = windows * u64::from(cfg.window.max(1));
@@ -372,7 +378,7 @@ pub fn saturated_rate(
     }
     RateMeasurement {
         rate: granted as f64 / cycles as f64,
-        ideal: cfg.rate().unwrap_or(f64::INFINITY),
+        ideal: cfg.rate(),
         beats: granted,
         cycles,
         bubble_cycles: bubble,
@@ -382,7 +388,6 @@ pub fn saturated_rate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cfg::ThrottleConfig;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -667,7 +672,7 @@ mod tests {
             let g = run(&c, cycles, |_, _| req(4));
             check_contract(&c, 4, &g, "saturating");
             let total: u64 = g.iter().map(|&x| u64::from(x)).sum();
-            let budget = cycles as f64 * c.rate().unwrap();
+            let budget = cycles as f64 * c.rate();
             assert!(
                 total as f64 <= budget + sigma(c.target, c.burst, 4) as f64,
                 "{w}:{t}: {total} beats for a budget of {budget}"
@@ -844,5 +849,183 @@ mod tests {
         let burst: u64 = g[1000..2100].iter().map(|&x| u64::from(x)).sum();
         assert_eq!(burst, staircase_bound(1000, 40, 29, 4, 28));
         assert_eq!(burst, sigma(40, 29, 4), "so sigma cannot be smaller");
+    }
+}
+
+/// One test per register of `spec::THROTTLE_REGISTERS`, driven by the table: reset value,
+/// width (the read word holds only the register's fields, sign-extended if signed), access
+/// (a write to a read-only register or a reserved bit is refused and changes nothing but
+/// `CFG_ERROR`; write-only registers read 0) and valid values (a write the table's rule
+/// refuses sets `CFG_ERROR` and leaves the register; one it accepts lands).
+#[cfg(test)]
+mod registers {
+    use super::*;
+    use crate::spec::{Access, THROTTLE_REGISTERS, Valid, validate};
+
+    fn write(addr: u8, wdata: u16) -> ThrottleIn {
+        ThrottleIn {
+            cfg: CfgPort::write(addr, wdata),
+            ..Default::default()
+        }
+    }
+
+    /// Throttles in assorted states: reset, on with a debt and in BUBBLE, on with banked
+    /// credit, and switched off again after traffic (perf counters non-zero).
+    fn states() -> Vec<MemThrottle> {
+        let mut out = vec![MemThrottle::new()];
+        let mut t = MemThrottle::new();
+        t.configure_idle(&ThrottleConfig::new(10, 3, Some(5)).unwrap());
+        for k in 0..25u32 {
+            t.step(&ThrottleIn {
+                up_valid: k % 3 != 2,
+                up_beats: 4,
+                down_ready: true,
+                ..Default::default()
+            });
+            out.push(t.clone());
+        }
+        t.step(&write(reg::WINDOW, 0));
+        out.push(t);
+        out
+    }
+
+    /// The same throttle after one idle cycle, with `CFG_ERROR` set: what a refused write
+    /// leaves.
+    fn refused(t: &MemThrottle) -> MemThrottle {
+        let mut u = t.clone();
+        u.step(&ThrottleIn::default());
+        u.s.cfg_error = true;
+        u
+    }
+
+    fn check(name: &str) {
+        let r = THROTTLE_REGISTERS
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("{name} is not in the register table"));
+        assert_eq!(
+            MemThrottle::new().read(r.addr),
+            r.reset,
+            "{name}: reset value"
+        );
+        let width = u32::from(r.width());
+        for t in states() {
+            // Width: only the fields' bits (and a sign extension) are ever read.
+            let v = t.read(r.addr);
+            if r.access.readable() {
+                let top = if width < 32 { v >> width } else { 0 };
+                let extended = r.signed() && v >> (width - 1) == u32::MAX >> (width - 1);
+                assert!(
+                    top == 0 || extended,
+                    "{name}: {v:#x} wider than {width} bits"
+                );
+                assert!(
+                    extended || v & !r.mask() == 0,
+                    "{name}: {v:#x} outside its fields"
+                );
+            } else {
+                assert_eq!(v, 0, "{name}: a write-only register reads 0");
+            }
+            match r.access {
+                Access::ReadOnly => {
+                    for wdata in [0, 1, 0xFFFF] {
+                        let mut u = t.clone();
+                        u.step(&write(r.addr, wdata));
+                        assert_eq!(u, refused(&t), "{name}: a write is refused");
+                    }
+                }
+                Access::WriteOnly | Access::ReadWrite => {
+                    // A reserved bit is refused, whatever the rest.
+                    for bit in (0..16).filter(|b| r.reserved() >> b & 1 == 1) {
+                        let mut u = t.clone();
+                        u.step(&write(r.addr, 1 << bit));
+                        assert_eq!(u, refused(&t), "{name}: reserved bit {bit}");
+                    }
+                }
+            }
+            match r.access {
+                Access::WriteOnly => {
+                    // Every command bit alone is accepted.
+                    for f in r.fields {
+                        let mut u = t.clone();
+                        u.s.cfg_error = false;
+                        u.step(&write(r.addr, f.wmask()));
+                        assert!(!u.status().cfg_error, "{name}.{}", f.name);
+                        assert_eq!(u.read(r.addr), 0, "{name}: reads 0 after a write");
+                    }
+                }
+                Access::ReadWrite => {
+                    // Valid values as the table says, at the edges of every range.
+                    let f = r.field();
+                    let mut values = vec![0, 1, f.max() - 1, f.max()];
+                    if let Valid::Range { min, max } | Valid::OffOr { min, max, .. } = f.valid {
+                        values.extend([min.saturating_sub(1), min, min + 1, max]);
+                    }
+                    for v in values {
+                        let wdata = v as u16;
+                        let next = t.config().with_write(r.addr, wdata).unwrap();
+                        let mut u = t.clone();
+                        u.step(&write(r.addr, wdata));
+                        if validate(&next).is_ok() {
+                            assert!(!u.status().cfg_error, "{name}={v} refused");
+                            assert_eq!(u.config(), &next, "{name}={v}");
+                            assert_eq!(u.read(r.addr), f.insert(0, v), "{name}={v} read back");
+                        } else {
+                            assert_eq!(u, refused(&t), "{name}={v} accepted");
+                        }
+                    }
+                }
+                Access::ReadOnly => {}
+            }
+        }
+    }
+
+    macro_rules! register_tests {
+        ($($test:ident: $name:literal),* $(,)?) => {
+            $(
+                #[test]
+                fn $test() {
+                    check($name);
+                }
+            )*
+            /// The registers with a test above.
+            const TESTED: &[&str] = &[$($name),*];
+        };
+    }
+
+    register_tests!(
+        window: "WINDOW",
+        target: "TARGET",
+        burst: "BURST",
+        ctrl: "CTRL",
+        status: "STATUS",
+        wc: "WC",
+        credit: "CREDIT",
+        perf_reqs: "PERF_REQS",
+        perf_beats: "PERF_BEATS",
+        perf_bubble: "PERF_BUBBLE",
+        perf_wait: "PERF_WAIT",
+        perf_windows: "PERF_WINDOWS",
+    );
+
+    #[test]
+    fn every_register_has_a_test() {
+        let table: Vec<&str> = THROTTLE_REGISTERS.iter().map(|r| r.name).collect();
+        assert_eq!(
+            TESTED, table,
+            "add a register_tests! line for every register"
+        );
+    }
+
+    #[test]
+    fn unmapped_addresses_are_refused_and_read_0() {
+        for t in states() {
+            for addr in THROTTLE_REGISTERS.len() as u8..1 << spec::CFG_ADDR_BITS {
+                assert_eq!(t.read(addr), 0);
+                let mut u = t.clone();
+                u.step(&write(addr, 0));
+                assert_eq!(u, refused(&t), "address {addr:#x}");
+            }
+        }
     }
 }

@@ -144,7 +144,8 @@ pub struct BusArbiter {
     ctrl_reserved: Constant<Bits<{ spec::CFG_WDATA_BITS }>>,
 }
 
-fn signals<D: Direction, T: Synth>(n: usize) -> Vec<Signal<D, T>> {
+/// `n` default signals (one per port, node, field...).
+pub(crate) fn signals<D: Direction, T: Synth>(n: usize) -> Vec<Signal<D, T>> {
     (0..n).map(|_| Signal::default()).collect()
 }
 

@@ -155,8 +155,41 @@ fn throttle_monitor() -> String {
         t = reg::TARGET,
         b = reg::BURST,
         c = reg::CTRL,
-        rs = reg::CTRL_RESTART.trailing_zeros(),
+        rs = reg::field::RESTART.lsb,
     )
+}
+
+/// The register rule of `golden::spec::validate` as a Verilog expression over the RTL's
+/// configuration registers (`window$q`, ...: the register's name in lower case), generated from
+/// the register table: each field's valid values (the upper bound is the width, which the table
+/// asserts) and every relation.
+pub fn throttle_config_valid() -> String {
+    use spec::{Relation, Valid, throttle as reg};
+    let q = |addr: u8| {
+        let r = &spec::THROTTLE_REGISTERS[usize::from(addr)];
+        (format!("{}$q", r.name.to_lowercase()), r.field().width)
+    };
+    let mut terms = Vec::new();
+    for r in reg::config_registers() {
+        let (v, w) = q(r.addr);
+        match r.field().valid {
+            Valid::Any | Valid::Range { min: 0, .. } => {}
+            Valid::Range { min, .. } => terms.push(format!("{v} >= {w}'d{min}")),
+            Valid::OffOr { off, min, .. } => {
+                terms.push(format!("({v} == {w}'d{off} || {v} >= {w}'d{min})"))
+            }
+        }
+    }
+    for rel in reg::RELATIONS {
+        let Relation::AtLeastWhileOn {
+            register,
+            min,
+            switch,
+        } = *rel;
+        let ((v, w), (s, sw)) = (q(register), q(switch));
+        terms.push(format!("({s} == {sw}'d0 || {v} >= {w}'d{min})"));
+    }
+    terms.join(" && ")
 }
 
 /// The throttle's properties.
@@ -243,8 +276,10 @@ pub fn throttle() -> FormalProblem {
         ),
         prop(
             "invalid_config_never_takes_effect",
-            "WINDOW is never 1, and TARGET is never 0 while WINDOW != 0",
-            "window$q != 16'd1 && (window$q == 16'd0 || target$q != 16'd0)".into(),
+            "the configuration registers always hold a valid configuration (the rule of the \
+             register table, golden::spec::validate): WINDOW is 0 or at least 2, TARGET at \
+             least 1 while WINDOW != 0",
+            throttle_config_valid(),
         ),
     ];
     let r = MAX_FIELD_BEATS;
@@ -534,6 +569,18 @@ pub fn tile(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_rule_comes_from_the_register_table() {
+        assert_eq!(
+            throttle_config_valid(),
+            "(window$q == 16'd0 || window$q >= 16'd2) && (window$q == 16'd0 || target$q >= 16'd1)"
+        );
+        let v = throttle().verilog;
+        for name in ["window$q", "target$q", "burst$q"] {
+            assert!(v.contains(name), "the RTL has no {name}");
+        }
+    }
 
     #[test]
     fn properties_are_inserted_inside_the_top() {

@@ -21,6 +21,7 @@
 //! are valid for the hardware or returns a [`RuntimeError`].
 
 use crate::workload::{Hardware, Layer, LayerShape, RuntimeConsts};
+use golden::cfg::ConfigError;
 use thiserror::Error;
 
 /// Register constants the runtime relies on, from the single register-map definition.
@@ -28,6 +29,9 @@ pub mod regs {
     pub use golden::spec::{BYTES_PER_BEAT, REG_MAX, TARGET_MIN, WINDOW_MIN};
     /// `WINDOW = 0` turns the throttle off.
     pub const WINDOW_OFF: u16 = 0;
+    /// Name of the `WINDOW` register (as `ConfigError`s name it).
+    pub const WINDOW_NAME: &str =
+        golden::spec::THROTTLE_REGISTERS[golden::spec::throttle::WINDOW as usize].name;
 }
 
 /// Why the runtime could not produce register values.
@@ -1096,39 +1100,9 @@ pub fn grant_share(
     Some(granted.max(u64::from(hw.min_util_percent)) as u32)
 }
 
-/// The throttle register values for one tile.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct ThrottleRegs {
-    /// `WINDOW` (cycles; 0 = off).
-    pub window: u16,
-    /// `TARGET` (beats per window).
-    pub target: u16,
-    /// `BURST` (credit bound; = `TARGET`).
-    pub burst: u16,
-}
-
-impl ThrottleRegs {
-    /// Throttle off.
-    pub const OFF: ThrottleRegs = ThrottleRegs {
-        window: regs::WINDOW_OFF,
-        target: 0,
-        burst: 0,
-    };
-
-    /// Whether the throttle is on.
-    pub fn enabled(&self) -> bool {
-        self.window != regs::WINDOW_OFF
-    }
-
-    /// Beats per cycle the tile may issue (infinite when off).
-    pub fn rate(&self) -> f64 {
-        if self.enabled() {
-            f64::from(self.target) / f64::from(self.window)
-        } else {
-            f64::INFINITY
-        }
-    }
-}
+/// The throttle register values for one tile: the golden model's configuration type (one type
+/// for the registers' values, validated by `golden::spec::validate`).
+pub type ThrottleRegs = golden::cfg::ThrottleConfig;
 
 /// Convert a granted share into per-tile register values, following the artifact:
 /// `predicted = 100 * from_dram / (DRAM_BW * share)` cycles, `WINDOW = predicted / scratchpad
@@ -1182,21 +1156,21 @@ pub fn to_registers(
         window *= 2;
         target *= 2;
     }
-    if window < u128::from(regs::WINDOW_MIN) {
-        return Err(RuntimeError::WindowOutOfRange {
-            window: window as u64,
-        });
+    // A share needs the throttle on: a window that rounds to 0 is as invalid as 1. The rest is
+    // the register rule (`golden::spec::validate`, through `ThrottleConfig::new`).
+    let wide = |v: u128| i64::try_from(v).unwrap_or(i64::MAX);
+    let window_err = || RuntimeError::WindowOutOfRange {
+        window: window as u64,
+    };
+    if window == 0 {
+        return Err(window_err());
     }
-    if target < u128::from(regs::TARGET_MIN) || target > max {
-        return Err(RuntimeError::TargetOutOfRange {
+    ThrottleRegs::new(wide(window), wide(target), None).map_err(|e| match e {
+        ConfigError::OutOfRange { register, .. } if register == regs::WINDOW_NAME => window_err(),
+        _ => RuntimeError::TargetOutOfRange {
             target: target.min(u128::from(u64::MAX)) as u64,
             window: window as u64,
-        });
-    }
-    Ok(ThrottleRegs {
-        window: window as u16,
-        target: target as u16,
-        burst: target as u16,
+        },
     })
 }
 

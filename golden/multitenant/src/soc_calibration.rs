@@ -36,7 +36,7 @@ use crate::runtime::{
 };
 use crate::system::{CoRunLayer, LayerWork, Profiles, SimError, System};
 use crate::workload::{Arbitration, Experiment, SimParams};
-use golden::cfg::{ConfigError, ThrottleConfig};
+use golden::cfg::ConfigError;
 use golden::compile::{CompileOptions, GemmShape, Program, compile};
 use golden::soc::{MocaSoc, SocError, SocParams, place_gemms};
 use golden::spec::{self, tile as ts};
@@ -385,12 +385,8 @@ fn run_soc(
     let mut soc = MocaSoc::new(*soc_params)?;
     for (k, r) in regs.iter().enumerate() {
         if r.enabled() {
-            let cfg = ThrottleConfig::new(
-                i64::from(r.window),
-                i64::from(r.target),
-                Some(i64::from(r.burst)),
-            )?;
-            soc.configure_throttle(k, &cfg)?;
+            golden::spec::validate(r)?;
+            soc.configure_throttle(k, r)?;
         }
     }
     soc.run_until_idle(1_000)?;
