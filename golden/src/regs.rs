@@ -463,6 +463,7 @@ pub mod throttle {
 
 /// Arbiter register addresses and fields.
 pub mod arbiter {
+    use super::Register;
 
     /// `POLICY`: 0 = round-robin, 1 = fixed priority (lowest index first).
     pub const POLICY: u8 = 0x0;
@@ -544,6 +545,11 @@ pub mod arbiter {
     pub const STATUS_LOCK_ID_SHIFT: u32 = field::LOCK_ID.lsb as u32;
     /// `STATUS` field shift: sticky configuration error.
     pub const STATUS_CFG_ERROR_SHIFT: u32 = field::CFG_ERROR.lsb as u32;
+
+    /// The register at `addr`, if one is mapped there.
+    pub fn register(addr: u8) -> Option<&'static Register> {
+        super::ARBITER_REGISTERS.get(usize::from(addr))
+    }
 }
 
 /// The throttle's register file, in address order.
@@ -829,6 +835,21 @@ pub fn throttle_write_ok(cfg: &ThrottleConfig, addr: u8, wdata: u16) -> bool {
             .is_none_or(|next| validate(&next).is_ok())
 }
 
+/// Whether the arbiter accepts a write of `wdata` to `addr`: the address is mapped and
+/// writable, no reserved bit is set, and every field's value is valid (the arbiter has no
+/// [`Relation`]s). The golden arbiter calls this; the RTL's write decode is generated from the
+/// same table.
+pub fn arbiter_write_ok(addr: u8, wdata: u16) -> bool {
+    let Some(r) = arbiter::register(addr) else {
+        return false;
+    };
+    r.access.writable()
+        && wdata & r.reserved() == 0
+        && r.fields
+            .iter()
+            .all(|f| f.valid.contains(f.extract(u32::from(wdata)), f.width))
+}
+
 /// A block whose registers are described here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RegisterBlock {
@@ -1063,5 +1084,14 @@ mod tests {
         assert!(!throttle_write_ok(&on, throttle::CTRL, 8));
         assert!(!throttle_write_ok(&on, throttle::WC, 0));
         assert!(!throttle_write_ok(&on, 0xF, 0));
+        // The arbiter: POLICY 0..=1, CTRL's two command bits, nothing else.
+        assert!(arbiter_write_ok(arbiter::POLICY, 0));
+        assert!(arbiter_write_ok(arbiter::POLICY, 1));
+        assert!(!arbiter_write_ok(arbiter::POLICY, 2));
+        assert!(arbiter_write_ok(arbiter::CTRL, 0b11));
+        assert!(!arbiter_write_ok(arbiter::CTRL, 0b100));
+        assert!(!arbiter_write_ok(arbiter::STATUS, 0));
+        assert!(!arbiter_write_ok(arbiter::PERF_STALL, 0));
+        assert!(!arbiter_write_ok(0xF, 0));
     }
 }
