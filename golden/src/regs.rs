@@ -2,11 +2,11 @@
 //! one rule that decides which configuration writes are valid ([`validate`]).
 //!
 //! Everything that knows a register reads it from here (re-exported by [`crate::spec`]): the
-//! golden models decode their reads and writes through the table, the RTL (`hw::throttle`)
-//! builds its read multiplexer and write decode by looping over it, `hw::formal` takes the
-//! addresses, field positions and valid ranges from it, and `docs/REGISTERS.md` and the README's
-//! register tables are generated from it ([`registers_markdown`], [`registers_readme`]; a test
-//! fails when a committed copy differs).
+//! golden models decode their reads and writes through the table, the RTL (`hw::throttle`,
+//! `hw::arbiter`) builds its read multiplexers and write decodes by looping over it,
+//! `hw::formal` takes the addresses, field positions and valid ranges from it, and
+//! `docs/REGISTERS.md` and the README's register tables are generated from it
+//! ([`registers_markdown`], [`registers_readme`]; a test fails when a committed copy differs).
 //!
 //! A register is a list of [`Field`]s (`lsb`, `width`, meaning, valid values). Addresses are word
 //! offsets; the configuration port carries `cfg_we`, a `CFG_ADDR_BITS`-bit `cfg_addr`,
@@ -539,12 +539,6 @@ pub mod arbiter {
     pub const CTRL_CLEAR_ERROR: u16 = field::CLEAR_ERROR.wmask();
     /// `CTRL` bit that clears the performance counters.
     pub const CTRL_CLEAR_PERF: u16 = field::CLEAR_PERF.wmask();
-    /// `STATUS` field shift: locked flag.
-    pub const STATUS_LOCKED_SHIFT: u32 = field::LOCKED.lsb as u32;
-    /// `STATUS` field shift: locked requester id.
-    pub const STATUS_LOCK_ID_SHIFT: u32 = field::LOCK_ID.lsb as u32;
-    /// `STATUS` field shift: sticky configuration error.
-    pub const STATUS_CFG_ERROR_SHIFT: u32 = field::CFG_ERROR.lsb as u32;
 
     /// The register at `addr`, if one is mapped there.
     pub fn register(addr: u8) -> Option<&'static Register> {
