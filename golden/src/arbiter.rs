@@ -140,21 +140,35 @@ impl BusArbiter {
         &self.s
     }
 
-    /// What `cfg_rdata` returns for `addr`.
-    pub fn read(&self, addr: u8) -> u32 {
+    /// The raw value of one field (`spec::ARBITER_REGISTERS`) of a readable register.
+    fn field(&self, f: &spec::Field) -> u32 {
+        use reg::field as F;
         let s = &self.s;
-        match addr {
-            reg::POLICY => u32::from(s.policy.value()),
-            reg::STATUS => {
-                u32::from(s.ptr)
-                    | (u32::from(s.locked) << reg::STATUS_LOCKED_SHIFT)
-                    | (u32::from(s.lock_id) << reg::STATUS_LOCK_ID_SHIFT)
-                    | (u32::from(s.cfg_error) << reg::STATUS_CFG_ERROR_SHIFT)
-            }
-            reg::PERF_GRANTS => s.perf_grants,
-            reg::PERF_STALL => s.perf_stall,
+        match f.name {
+            n if n == F::POLICY[0].name => u32::from(s.policy.value()),
+            n if n == F::PTR.name => u32::from(s.ptr),
+            n if n == F::LOCKED.name => u32::from(s.locked),
+            n if n == F::LOCK_ID.name => u32::from(s.lock_id),
+            n if n == F::CFG_ERROR.name => u32::from(s.cfg_error),
+            n if n == F::PERF_GRANTS[0].name => s.perf_grants,
+            n if n == F::PERF_STALL[0].name => s.perf_stall,
+            n => unreachable!("readable arbiter field {n} has no value"),
+        }
+    }
+
+    /// What `cfg_rdata` returns for `addr`: the register's fields placed as the register table
+    /// says (0 for write-only and unmapped addresses).
+    pub fn read(&self, addr: u8) -> u32 {
+        match reg::register(addr) {
+            Some(r) if r.access.readable() => r.compose(|f| self.field(f)),
             _ => 0,
         }
+    }
+
+    /// Whether a write of `wdata` to `addr` is accepted ([`spec::arbiter_write_ok`]: mapped,
+    /// writable, no reserved bit, every field's value valid).
+    pub fn write_ok(&self, addr: u8, wdata: u16) -> bool {
+        spec::arbiter_write_ok(addr, wdata)
     }
 
     /// The requester selected this cycle, if any.
@@ -214,20 +228,31 @@ impl BusArbiter {
     }
 
     fn configure(&mut self, addr: u8, wdata: u16) {
+        if !self.write_ok(addr, wdata) {
+            self.s.cfg_error = true;
+            return;
+        }
         let s = &mut self.s;
-        match (addr, wdata) {
-            (reg::POLICY, reg::POLICY_ROUND_ROBIN) => s.policy = Policy::RoundRobin,
-            (reg::POLICY, reg::POLICY_FIXED) => s.policy = Policy::Fixed,
-            (reg::CTRL, d) if d & !(reg::CTRL_CLEAR_ERROR | reg::CTRL_CLEAR_PERF) == 0 => {
-                if d & reg::CTRL_CLEAR_ERROR != 0 {
-                    s.cfg_error = false;
-                }
-                if d & reg::CTRL_CLEAR_PERF != 0 {
-                    s.perf_grants = 0;
-                    s.perf_stall = 0;
-                }
-            }
-            _ => s.cfg_error = true,
+        let value = |f: spec::Field| f.extract(u32::from(wdata));
+        if addr == reg::POLICY {
+            s.policy = if value(reg::field::POLICY[0]) == u32::from(reg::POLICY_FIXED) {
+                Policy::Fixed
+            } else {
+                Policy::RoundRobin
+            };
+            return;
+        }
+        debug_assert_eq!(
+            addr,
+            reg::CTRL,
+            "write_ok accepts only mapped writable addresses"
+        );
+        if value(reg::field::CLEAR_ERROR) != 0 {
+            s.cfg_error = false;
+        }
+        if value(reg::field::CLEAR_PERF) != 0 {
+            s.perf_grants = 0;
+            s.perf_stall = 0;
         }
     }
 }
@@ -403,7 +428,7 @@ mod tests {
         w(&mut a, reg::CTRL, reg::CTRL_CLEAR_ERROR);
         assert!(!a.status().cfg_error);
         w(&mut a, reg::STATUS, 0);
-        assert_eq!(a.read(reg::STATUS) >> reg::STATUS_CFG_ERROR_SHIFT, 1);
+        assert_eq!(reg::field::CFG_ERROR.extract(a.read(reg::STATUS)), 1);
         assert!(BusArbiter::new(0).is_err());
         assert!(BusArbiter::new(17).is_err());
         let mut a = BusArbiter::new(1).unwrap();
@@ -411,5 +436,201 @@ mod tests {
             assert_eq!(a.step(&all(1, 1)).mem_id, 0);
         }
         assert_eq!(a.read(reg::PERF_GRANTS), 10);
+    }
+}
+
+/// One test per register of `spec::ARBITER_REGISTERS`, driven by the table: reset value, width
+/// (the read word holds only the register's fields), access (a write to a read-only register
+/// or a reserved bit is refused and changes nothing but `CFG_ERROR`; write-only registers read
+/// 0) and valid values (a write the table's rule refuses sets `CFG_ERROR` and leaves the
+/// register; one it accepts lands).
+#[cfg(test)]
+mod registers {
+    use super::*;
+    use crate::spec::{ARBITER_REGISTERS, Access, Valid, arbiter_write_ok};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// A cycle with no request and a configuration write.
+    fn write(ports: usize, addr: u8, wdata: u16) -> ArbiterIn {
+        ArbiterIn {
+            req: vec![Request::default(); ports],
+            mem_ready: true,
+            cfg: CfgPort::write(addr, wdata),
+        }
+    }
+
+    /// Arbiters in assorted states: reset (1, 4 and 16 ports), then after random traffic
+    /// under both policies with a stalling memory (pointer anywhere, locked with any id, perf
+    /// counters non-zero, `CFG_ERROR` set or not).
+    fn states() -> Vec<BusArbiter> {
+        let mut out = Vec::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for ports in [1, 4, 16] {
+            out.push(BusArbiter::new(ports).unwrap());
+            let mut a = BusArbiter::new(ports).unwrap();
+            for k in 0..60u32 {
+                let cfg = match k {
+                    20 => CfgPort::write(reg::POLICY, reg::POLICY_FIXED),
+                    30 => CfgPort::write(reg::STATUS, 0),
+                    40 => CfgPort::write(reg::POLICY, reg::POLICY_ROUND_ROBIN),
+                    _ => CfgPort::default(),
+                };
+                a.step(&ArbiterIn {
+                    req: (0..ports)
+                        .map(|_| Request {
+                            valid: rng.gen_bool(0.5),
+                            beats: 1,
+                            addr: 0,
+                        })
+                        .collect(),
+                    mem_ready: rng.gen_bool(0.5),
+                    cfg,
+                });
+                if k % 4 == 3 {
+                    out.push(a.clone());
+                }
+            }
+        }
+        assert!(
+            out.iter()
+                .any(|a| a.status().locked && a.status().lock_id > 7)
+        );
+        assert!(out.iter().any(|a| a.status().ptr > 7));
+        assert!(out.iter().any(|a| a.status().policy == Policy::Fixed));
+        out
+    }
+
+    /// The same arbiter after one idle cycle, with `CFG_ERROR` set: what a refused write
+    /// leaves.
+    fn refused(a: &BusArbiter) -> BusArbiter {
+        let mut u = a.clone();
+        u.step(&ArbiterIn {
+            cfg: CfgPort::default(),
+            ..write(a.ports(), 0, 0)
+        });
+        u.s.cfg_error = true;
+        u
+    }
+
+    fn check(name: &str) {
+        let r = ARBITER_REGISTERS
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("{name} is not in the register table"));
+        for ports in [1, 4, 16] {
+            assert_eq!(
+                BusArbiter::new(ports).unwrap().read(r.addr),
+                r.reset,
+                "{name}: reset value"
+            );
+        }
+        assert!(!r.signed(), "{name}: the arbiter has no signed register");
+        let width = u32::from(r.width());
+        for a in states() {
+            let n = a.ports();
+            // Width: only the fields' bits are ever read.
+            let v = a.read(r.addr);
+            if r.access.readable() {
+                assert!(
+                    width >= 32 || v >> width == 0,
+                    "{name}: {v:#x} wider than {width} bits"
+                );
+                assert_eq!(v & !r.mask(), 0, "{name}: {v:#x} outside its fields");
+            } else {
+                assert_eq!(v, 0, "{name}: a write-only register reads 0");
+            }
+            match r.access {
+                Access::ReadOnly => {
+                    for wdata in [0, 1, 0xFFFF] {
+                        let mut u = a.clone();
+                        u.step(&write(n, r.addr, wdata));
+                        assert_eq!(u, refused(&a), "{name}: a write is refused");
+                    }
+                }
+                Access::WriteOnly | Access::ReadWrite => {
+                    // A reserved bit is refused, whatever the rest.
+                    for bit in (0..16).filter(|b| r.reserved() >> b & 1 == 1) {
+                        let mut u = a.clone();
+                        u.step(&write(n, r.addr, 1 << bit));
+                        assert_eq!(u, refused(&a), "{name}: reserved bit {bit}");
+                    }
+                }
+            }
+            match r.access {
+                Access::WriteOnly => {
+                    // Every command bit alone is accepted.
+                    for f in r.fields {
+                        let mut u = a.clone();
+                        u.s.cfg_error = false;
+                        u.step(&write(n, r.addr, f.wmask()));
+                        assert!(!u.status().cfg_error, "{name}.{}", f.name);
+                        assert_eq!(u.read(r.addr), 0, "{name}: reads 0 after a write");
+                    }
+                }
+                Access::ReadWrite => {
+                    // Valid values as the table says, at the edges of every range.
+                    let f = r.field();
+                    let mut values = vec![0, 1, f.max() - 1, f.max()];
+                    if let Valid::Range { min, max } | Valid::OffOr { min, max, .. } = f.valid {
+                        values.extend([min.saturating_sub(1), min, min + 1, max]);
+                    }
+                    for v in values {
+                        let wdata = v as u16;
+                        let mut u = a.clone();
+                        u.step(&write(n, r.addr, wdata));
+                        if arbiter_write_ok(r.addr, wdata) {
+                            assert_eq!(u.status().cfg_error, a.status().cfg_error, "{name}={v}");
+                            assert_eq!(u.read(r.addr), f.insert(0, v), "{name}={v} read back");
+                        } else {
+                            assert_eq!(u, refused(&a), "{name}={v} accepted");
+                        }
+                    }
+                }
+                Access::ReadOnly => {}
+            }
+        }
+    }
+
+    macro_rules! register_tests {
+        ($($test:ident: $name:literal),* $(,)?) => {
+            $(
+                #[test]
+                fn $test() {
+                    check($name);
+                }
+            )*
+            /// The registers with a test above.
+            const TESTED: &[&str] = &[$($name),*];
+        };
+    }
+
+    register_tests!(
+        policy: "POLICY",
+        ctrl: "CTRL",
+        status: "STATUS",
+        perf_grants: "PERF_GRANTS",
+        perf_stall: "PERF_STALL",
+    );
+
+    #[test]
+    fn every_register_has_a_test() {
+        let table: Vec<&str> = ARBITER_REGISTERS.iter().map(|r| r.name).collect();
+        assert_eq!(
+            TESTED, table,
+            "add a register_tests! line for every register"
+        );
+    }
+
+    #[test]
+    fn unmapped_addresses_are_refused_and_read_0() {
+        for a in states() {
+            for addr in ARBITER_REGISTERS.len() as u8..1 << spec::CFG_ADDR_BITS {
+                assert_eq!(a.read(addr), 0);
+                let mut u = a.clone();
+                u.step(&write(a.ports(), addr, 0));
+                assert_eq!(u, refused(&a), "address {addr:#x}");
+            }
+        }
     }
 }

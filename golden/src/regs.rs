@@ -2,11 +2,11 @@
 //! one rule that decides which configuration writes are valid ([`validate`]).
 //!
 //! Everything that knows a register reads it from here (re-exported by [`crate::spec`]): the
-//! golden models decode their reads and writes through the table, the RTL (`hw::throttle`)
-//! builds its read multiplexer and write decode by looping over it, `hw::formal` takes the
-//! addresses, field positions and valid ranges from it, and `docs/REGISTERS.md` and the README's
-//! register tables are generated from it ([`registers_markdown`], [`registers_readme`]; a test
-//! fails when a committed copy differs).
+//! golden models decode their reads and writes through the table, the RTL (`hw::throttle`,
+//! `hw::arbiter`) builds its read multiplexers and write decodes by looping over it,
+//! `hw::formal` takes the addresses, field positions and valid ranges from it, and
+//! `docs/REGISTERS.md` and the README's register tables are generated from it
+//! ([`registers_markdown`], [`registers_readme`]; a test fails when a committed copy differs).
 //!
 //! A register is a list of [`Field`]s (`lsb`, `width`, meaning, valid values). Addresses are word
 //! offsets; the configuration port carries `cfg_we`, a `CFG_ADDR_BITS`-bit `cfg_addr`,
@@ -463,6 +463,7 @@ pub mod throttle {
 
 /// Arbiter register addresses and fields.
 pub mod arbiter {
+    use super::Register;
 
     /// `POLICY`: 0 = round-robin, 1 = fixed priority (lowest index first).
     pub const POLICY: u8 = 0x0;
@@ -538,12 +539,11 @@ pub mod arbiter {
     pub const CTRL_CLEAR_ERROR: u16 = field::CLEAR_ERROR.wmask();
     /// `CTRL` bit that clears the performance counters.
     pub const CTRL_CLEAR_PERF: u16 = field::CLEAR_PERF.wmask();
-    /// `STATUS` field shift: locked flag.
-    pub const STATUS_LOCKED_SHIFT: u32 = field::LOCKED.lsb as u32;
-    /// `STATUS` field shift: locked requester id.
-    pub const STATUS_LOCK_ID_SHIFT: u32 = field::LOCK_ID.lsb as u32;
-    /// `STATUS` field shift: sticky configuration error.
-    pub const STATUS_CFG_ERROR_SHIFT: u32 = field::CFG_ERROR.lsb as u32;
+
+    /// The register at `addr`, if one is mapped there.
+    pub fn register(addr: u8) -> Option<&'static Register> {
+        super::ARBITER_REGISTERS.get(usize::from(addr))
+    }
 }
 
 /// The throttle's register file, in address order.
@@ -829,6 +829,21 @@ pub fn throttle_write_ok(cfg: &ThrottleConfig, addr: u8, wdata: u16) -> bool {
             .is_none_or(|next| validate(&next).is_ok())
 }
 
+/// Whether the arbiter accepts a write of `wdata` to `addr`: the address is mapped and
+/// writable, no reserved bit is set, and every field's value is valid (the arbiter has no
+/// [`Relation`]s). The golden arbiter calls this; the RTL's write decode is generated from the
+/// same table.
+pub fn arbiter_write_ok(addr: u8, wdata: u16) -> bool {
+    let Some(r) = arbiter::register(addr) else {
+        return false;
+    };
+    r.access.writable()
+        && wdata & r.reserved() == 0
+        && r.fields
+            .iter()
+            .all(|f| f.valid.contains(f.extract(u32::from(wdata)), f.width))
+}
+
 /// A block whose registers are described here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RegisterBlock {
@@ -1063,5 +1078,14 @@ mod tests {
         assert!(!throttle_write_ok(&on, throttle::CTRL, 8));
         assert!(!throttle_write_ok(&on, throttle::WC, 0));
         assert!(!throttle_write_ok(&on, 0xF, 0));
+        // The arbiter: POLICY 0..=1, CTRL's two command bits, nothing else.
+        assert!(arbiter_write_ok(arbiter::POLICY, 0));
+        assert!(arbiter_write_ok(arbiter::POLICY, 1));
+        assert!(!arbiter_write_ok(arbiter::POLICY, 2));
+        assert!(arbiter_write_ok(arbiter::CTRL, 0b11));
+        assert!(!arbiter_write_ok(arbiter::CTRL, 0b100));
+        assert!(!arbiter_write_ok(arbiter::STATUS, 0));
+        assert!(!arbiter_write_ok(arbiter::PERF_STALL, 0));
+        assert!(!arbiter_write_ok(0xF, 0));
     }
 }

@@ -154,6 +154,6 @@ pub mod tile {
 // `crate::regs`; `spec` re-exports it so every address, width and range is found here.
 pub use crate::regs::{
     ARBITER_REGISTERS, Access, Field, README_BEGIN, README_END, Register, RegisterBlock, Relation,
-    THROTTLE_REGISTERS, Valid, arbiter, registers_markdown, registers_readme, throttle,
-    throttle_write_ok, validate,
+    THROTTLE_REGISTERS, Valid, arbiter, arbiter_write_ok, registers_markdown, registers_readme,
+    throttle, throttle_write_ok, validate,
 };

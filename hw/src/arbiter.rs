@@ -26,10 +26,57 @@
 //! `lock_id`), updated from the same next-state values; `moca prove` checks that they stay
 //! consistent (`picker_masks_consistent`). The cycle behaviour is unchanged: co-simulation
 //! against the golden twin, cycle by cycle.
+//!
+//! # Register file
+//! As in `hw::throttle`, the read multiplexer and the write decode are built by looping over
+//! the register table `golden::spec::ARBITER_REGISTERS` (addresses, field positions and widths,
+//! sign extension, reserved bits, valid ranges), so a field or a range changed in the table
+//! changes the RTL. Which signal holds a field's value is written once, in
+//! [`BusArbiter::update`] (`rf_val`, in table order), and [`BusArbiter::new`] checks that it
+//! covers the table. Which writes are valid is decided only by `write_ok`.
 
 use golden::cfg::{ConfigError, check_ports};
-use golden::spec::{self, arbiter as reg};
+use golden::spec::{self, Field, Register, RegisterBlock, arbiter as reg};
 use rust_hdl::prelude::*;
+
+/// Address type.
+type Addr = Bits<{ spec::CFG_ADDR_BITS }>;
+/// Read-data type.
+type Word = Bits<{ spec::CFG_RDATA_BITS }>;
+/// Write-data type.
+type WData = Bits<{ spec::CFG_WDATA_BITS }>;
+
+/// The readable fields the RTL binds a signal to, in table order (`rf_val[k]` in `update`).
+const BOUND_FIELDS: [&str; 7] = [
+    "POLICY",
+    "PTR",
+    "LOCKED",
+    "LOCK_ID",
+    "CFG_ERROR",
+    "PERF_GRANTS",
+    "PERF_STALL",
+];
+
+// The bound signals are as wide as their fields (`policy`, `locked` and `cfg_error` are bits).
+const _: () = {
+    assert!(reg::field::POLICY[0].width == 1);
+    assert!(reg::field::PTR.width as usize == spec::PORT_ID_BITS);
+    assert!(reg::field::LOCKED.width == 1);
+    assert!(reg::field::LOCK_ID.width as usize == spec::PORT_ID_BITS);
+    assert!(reg::field::CFG_ERROR.width == 1);
+    assert!(reg::field::PERF_GRANTS[0].width as usize == spec::PERF_BITS);
+    assert!(reg::field::PERF_STALL[0].width as usize == spec::PERF_BITS);
+};
+
+/// Every readable field of the register file `regs`, in table order, with its register.
+pub(crate) fn readable_fields(
+    regs: &'static [Register],
+) -> Vec<(&'static Register, &'static Field)> {
+    regs.iter()
+        .filter(|r| r.access.readable())
+        .flat_map(|r| r.fields.iter().map(move |f| (r, f)))
+        .collect()
+}
 
 /// Mask type: one bit per possible port.
 pub type Mask = Bits<{ spec::MAX_PORTS }>;
@@ -128,20 +175,36 @@ pub struct BusArbiter {
     sel: Signal<Local, PortId>,
     sel_next: Signal<Local, PortId>,
     policy_next: Signal<Local, Bit>,
-    status_base: Signal<Local, Bits<{ spec::CFG_RDATA_BITS }>>,
-    status_word: Signal<Local, Bits<{ spec::CFG_RDATA_BITS }>>,
-    lock_id_shift: Constant<Bits<5>>,
-    locked_flag: Constant<Bits<{ spec::CFG_RDATA_BITS }>>,
-    error_flag: Constant<Bits<{ spec::CFG_RDATA_BITS }>>,
+    write_ok: Signal<Local, Bit>,
     // Constants.
     port_id: Vec<Constant<PortId>>,
     next_id: Vec<Constant<PortId>>,
-    a_policy: Constant<Bits<{ spec::CFG_ADDR_BITS }>>,
-    a_ctrl: Constant<Bits<{ spec::CFG_ADDR_BITS }>>,
-    a_status: Constant<Bits<{ spec::CFG_ADDR_BITS }>>,
-    a_perf_grants: Constant<Bits<{ spec::CFG_ADDR_BITS }>>,
-    a_perf_stall: Constant<Bits<{ spec::CFG_ADDR_BITS }>>,
-    ctrl_reserved: Constant<Bits<{ spec::CFG_WDATA_BITS }>>,
+    // Read multiplexer, one entry per readable field of the register table, in table order:
+    // the field's raw value (bound in `update`), placed at its lsb and sign-extended, and the
+    // running OR of its register's fields up to it.
+    rf_val: Vec<Signal<Local, Word>>,
+    rf_placed: Vec<Signal<Local, Word>>,
+    rf_acc: Vec<Signal<Local, Word>>,
+    rf_addr: Vec<Constant<Addr>>,
+    rf_lsb: Vec<Constant<Word>>,
+    rf_sign: Vec<Constant<Word>>,
+    rf_ext: Vec<Constant<Word>>,
+    /// The field is its register's first (the OR restarts) / last (the word is complete).
+    rf_first: Vec<Constant<Bit>>,
+    rf_last: Vec<Constant<Bit>>,
+    // Write decode, one entry per writable register: its address and reserved bits.
+    wr_addr: Vec<Constant<Addr>>,
+    wr_reserved: Vec<Constant<WData>>,
+    // Per configuration field with a smallest value: below it (and not its off value) is refused.
+    lo_addr: Vec<Constant<Addr>>,
+    lo_min: Vec<Constant<WData>>,
+    lo_off: Vec<Constant<WData>>,
+    // Addresses, `POLICY` value and `CTRL` bits the datapath acts on, from the table.
+    a_policy: Constant<Addr>,
+    a_ctrl: Constant<Addr>,
+    v_fixed: Constant<WData>,
+    c_clear_error: Constant<WData>,
+    c_clear_perf: Constant<WData>,
 }
 
 /// `n` default signals (one per port, node, field...).
@@ -154,6 +217,29 @@ impl BusArbiter {
     pub fn new(ports: usize) -> Result<Self, ConfigError> {
         let n = check_ports(ports as i64)?;
         let a = |x: u8| Constant::new(Bits::from(u64::from(x)));
+        let r16 = |x: u32| Constant::new(Bits::from(u64::from(x)));
+        let word = |x: u64| Constant::new(Bits::from(x & u64::from(u32::MAX)));
+        // The sign bit of a signed field in the register word (0 for an unsigned one).
+        let sign = |f: &Field| u64::from(f.signed) << (f.lsb + f.width - 1);
+        let fields = readable_fields(spec::ARBITER_REGISTERS);
+        let names: Vec<&str> = fields.iter().map(|(_, f)| f.name).collect();
+        assert_eq!(
+            names, BOUND_FIELDS,
+            "the register table's readable fields changed: bind their signals (rf_val) in \
+             hw/src/arbiter.rs"
+        );
+        assert!(
+            RegisterBlock::Arbiter.relations().is_empty(),
+            "hw/src/arbiter.rs binds no relation between registers; bind it in update()"
+        );
+        let writable: Vec<&Register> = spec::ARBITER_REGISTERS
+            .iter()
+            .filter(|r| r.access.writable())
+            .collect();
+        let lower: Vec<&Register> = spec::ARBITER_REGISTERS
+            .iter()
+            .filter(|r| r.access == spec::Access::ReadWrite && r.field().valid.min() > 0)
+            .collect();
         let nodes = 2 * n - 1;
         Ok(Self {
             clock: Default::default(),
@@ -207,25 +293,47 @@ impl BusArbiter {
             sel: Default::default(),
             sel_next: Default::default(),
             policy_next: Default::default(),
-            status_base: Default::default(),
-            status_word: Default::default(),
-            lock_id_shift: Constant::new(Bits::from(u64::from(reg::STATUS_LOCK_ID_SHIFT))),
-            locked_flag: Constant::new(Bits::from(1u64 << reg::STATUS_LOCKED_SHIFT)),
-            error_flag: Constant::new(Bits::from(1u64 << reg::STATUS_CFG_ERROR_SHIFT)),
+            write_ok: Default::default(),
             port_id: (0..n)
                 .map(|k| Constant::new(Bits::from(k as u64)))
                 .collect(),
             next_id: (0..n)
                 .map(|k| Constant::new(Bits::from(((k + 1) % n) as u64)))
                 .collect(),
+            rf_val: signals(fields.len()),
+            rf_placed: signals(fields.len()),
+            rf_acc: signals(fields.len() + 1),
+            rf_addr: fields.iter().map(|(r, _)| a(r.addr)).collect(),
+            rf_lsb: fields.iter().map(|(_, f)| word(u64::from(f.lsb))).collect(),
+            rf_sign: fields.iter().map(|(_, f)| word(sign(f))).collect(),
+            rf_ext: fields
+                .iter()
+                .map(|(_, f)| word(if sign(f) == 0 { 0 } else { !(2 * sign(f) - 1) }))
+                .collect(),
+            rf_first: fields
+                .iter()
+                .map(|(r, f)| Constant::new(std::ptr::eq(*f, &r.fields[0])))
+                .collect(),
+            rf_last: fields
+                .iter()
+                .map(|(r, f)| Constant::new(std::ptr::eq(*f, r.fields.last().unwrap())))
+                .collect(),
+            wr_addr: writable.iter().map(|r| a(r.addr)).collect(),
+            wr_reserved: writable.iter().map(|r| r16(r.reserved().into())).collect(),
+            lo_addr: lower.iter().map(|r| a(r.addr)).collect(),
+            lo_min: lower.iter().map(|r| r16(r.field().valid.min())).collect(),
+            lo_off: lower
+                .iter()
+                .map(|r| {
+                    let v = r.field().valid;
+                    r16(v.off().unwrap_or(v.min()))
+                })
+                .collect(),
             a_policy: a(reg::POLICY),
             a_ctrl: a(reg::CTRL),
-            a_status: a(reg::STATUS),
-            a_perf_grants: a(reg::PERF_GRANTS),
-            a_perf_stall: a(reg::PERF_STALL),
-            ctrl_reserved: Constant::new(Bits::from(u64::from(
-                !(reg::CTRL_CLEAR_ERROR | reg::CTRL_CLEAR_PERF),
-            ))),
+            v_fixed: r16(reg::POLICY_FIXED.into()),
+            c_clear_error: r16(reg::CTRL_CLEAR_ERROR.into()),
+            c_clear_perf: r16(reg::CTRL_CLEAR_PERF.into()),
         })
     }
 
@@ -430,27 +538,40 @@ impl Logic for BusArbiter {
             self.stalls.d.next = self.stalls.q.val() + 1;
         }
 
+        // Which writes are valid, from the register table: a writable address with no
+        // reserved bit set, not below the field's smallest value (unless its off value).
+        self.write_ok.next = false;
+        for k in 0..self.wr_addr.len() {
+            if self.cfg_addr.val() == self.wr_addr[k].val() {
+                self.write_ok.next = (self.cfg_wdata.val() & self.wr_reserved[k].val()) == 0;
+            }
+        }
+        for k in 0..self.lo_addr.len() {
+            if (self.cfg_addr.val() == self.lo_addr[k].val())
+                & (self.cfg_wdata.val() < self.lo_min[k].val())
+                & (self.cfg_wdata.val() != self.lo_off[k].val())
+            {
+                self.write_ok.next = false;
+            }
+        }
+
         // Configuration writes.
         self.policy_next.next = self.policy.q.val();
         if self.cfg_we.val() {
-            self.cfg_error.d.next = true;
-            if self.cfg_addr.val() == self.a_policy.val() {
-                if self.cfg_wdata.val() == 0 {
-                    self.policy_next.next = false;
-                    self.cfg_error.d.next = self.cfg_error.q.val();
+            if !self.write_ok.val() {
+                self.cfg_error.d.next = true;
+            } else {
+                if self.cfg_addr.val() == self.a_policy.val() {
+                    self.policy_next.next = self.cfg_wdata.val() == self.v_fixed.val();
                 }
-                if self.cfg_wdata.val() == 1 {
-                    self.policy_next.next = true;
-                    self.cfg_error.d.next = self.cfg_error.q.val();
-                }
-            }
-            if (self.cfg_addr.val() == self.a_ctrl.val())
-                & ((self.cfg_wdata.val() & self.ctrl_reserved.val()) == 0)
-            {
-                self.cfg_error.d.next = self.cfg_error.q.val() & !self.cfg_wdata.val().get_bit(0);
-                if self.cfg_wdata.val().get_bit(1) {
-                    self.grants.d.next = 0.into();
-                    self.stalls.d.next = 0.into();
+                if self.cfg_addr.val() == self.a_ctrl.val() {
+                    if (self.cfg_wdata.val() & self.c_clear_error.val()) != 0 {
+                        self.cfg_error.d.next = false;
+                    }
+                    if (self.cfg_wdata.val() & self.c_clear_perf.val()) != 0 {
+                        self.grants.d.next = 0.into();
+                        self.stalls.d.next = 0.into();
+                    }
                 }
             }
         }
@@ -475,35 +596,32 @@ impl Logic for BusArbiter {
         self.st_cfg_error.next = self.cfg_error.q.val();
         self.perf_grants.next = self.grants.q.val();
         self.perf_stall.next = self.stalls.q.val();
+        // The read port. Each readable field's value (the binding: one line per field, in the
+        // order of the register table, `BOUND_FIELDS`), then, for every field as the table
+        // says, placed at its lsb, sign-extended if signed, and ORed with the fields before it
+        // in its register; the addressed register's word is the OR at its last field.
+        self.rf_val[0].next = bit_cast::<32, 1>(self.policy.q.val().into());
+        self.rf_val[1].next = bit_cast::<32, { spec::PORT_ID_BITS }>(self.ptr.q.val());
+        self.rf_val[2].next = bit_cast::<32, 1>(self.locked.q.val().into());
+        self.rf_val[3].next = bit_cast::<32, { spec::PORT_ID_BITS }>(self.lock_id.q.val());
+        self.rf_val[4].next = bit_cast::<32, 1>(self.cfg_error.q.val().into());
+        self.rf_val[5].next = self.grants.q.val();
+        self.rf_val[6].next = self.stalls.q.val();
+        self.rf_acc[0].next = 0.into();
         self.cfg_rdata.next = 0.into();
-        if self.cfg_addr.val() == self.a_policy.val() {
-            self.cfg_rdata.next = 0.into();
-            if self.policy.q.val() {
-                self.cfg_rdata.next = 1.into();
+        for k in 0..self.rf_addr.len() {
+            self.rf_placed[k].next = self.rf_val[k].val() << self.rf_lsb[k].val();
+            if ((self.rf_val[k].val() << self.rf_lsb[k].val()) & self.rf_sign[k].val()) != 0 {
+                self.rf_placed[k].next =
+                    (self.rf_val[k].val() << self.rf_lsb[k].val()) | self.rf_ext[k].val();
             }
-        }
-        self.status_base.next = bit_cast::<32, { spec::PORT_ID_BITS }>(self.ptr.q.val())
-            | (bit_cast::<32, { spec::PORT_ID_BITS }>(self.lock_id.q.val())
-                << self.lock_id_shift.val());
-        self.status_word.next = self.status_base.val();
-        if self.locked.q.val() {
-            self.status_word.next = self.status_base.val() | self.locked_flag.val();
-        }
-        if self.cfg_error.q.val() {
-            self.status_word.next = self.status_base.val() | self.error_flag.val();
-            if self.locked.q.val() {
-                self.status_word.next =
-                    self.status_base.val() | self.locked_flag.val() | self.error_flag.val();
+            self.rf_acc[k + 1].next = self.rf_acc[k].val() | self.rf_placed[k].val();
+            if self.rf_first[k].val() {
+                self.rf_acc[k + 1].next = self.rf_placed[k].val();
             }
-        }
-        if self.cfg_addr.val() == self.a_status.val() {
-            self.cfg_rdata.next = self.status_word.val();
-        }
-        if self.cfg_addr.val() == self.a_perf_grants.val() {
-            self.cfg_rdata.next = self.grants.q.val();
-        }
-        if self.cfg_addr.val() == self.a_perf_stall.val() {
-            self.cfg_rdata.next = self.stalls.q.val();
+            if (self.cfg_addr.val() == self.rf_addr[k].val()) & self.rf_last[k].val() {
+                self.cfg_rdata.next = self.rf_acc[k + 1].val();
+            }
         }
     }
 }

@@ -28,7 +28,7 @@
 //! covers the table. Which writes are valid is decided only by `write_ok` (the credit updates
 //! of start, stop and restart use it).
 
-use crate::arbiter::signals;
+use crate::arbiter::{readable_fields, signals};
 use golden::spec::{self, Field, Register, Relation, throttle as reg};
 use rust_hdl::prelude::*;
 
@@ -52,15 +52,6 @@ const BOUND_FIELDS: [&str; 12] = [
     "PERF_WAIT",
     "PERF_WINDOWS",
 ];
-
-/// Every readable field of the table, in table order, with its register.
-fn readable_fields() -> Vec<(&'static Register, &'static Field)> {
-    spec::THROTTLE_REGISTERS
-        .iter()
-        .filter(|r| r.access.readable())
-        .flat_map(|r| r.fields.iter().map(move |f| (r, f)))
-        .collect()
-}
 
 /// The relations the RTL binds signals to (`rel_on`, `rel_cur` in `update`): `TARGET` against
 /// the `WINDOW` switch. Panics, naming the file to change, when the table has another one.
@@ -210,7 +201,7 @@ impl Default for MemThrottle {
         let word = |x: u64| Constant::new(Bits::from(x & u64::from(u32::MAX)));
         // The sign bit of a signed field in the register word (0 for an unsigned one).
         let sign = |f: &Field| u64::from(f.signed) << (f.lsb + f.width - 1);
-        let fields = readable_fields();
+        let fields = readable_fields(spec::THROTTLE_REGISTERS);
         let names: Vec<&str> = fields.iter().map(|(_, f)| f.name).collect();
         assert_eq!(
             names, BOUND_FIELDS,
