@@ -232,19 +232,14 @@ pub enum Command {
     Fence,
 }
 
-const OP_SHIFT: u32 = 60;
-const ACC_BIT: u32 = 59;
-const SHIFT_POS: u32 = 54;
-const ROWS_POS: u32 = 42;
-const LOCAL_POS: u32 = 28;
-const B_POS: u32 = 14;
+use ts::{CmdField, cmd as f};
 
-fn field(word: u64, pos: u32, bits: usize) -> u32 {
-    ((word >> pos) & ((1u64 << bits) - 1)) as u32
+fn field(word: u64, f: CmdField) -> u32 {
+    f.get(word) as u32
 }
 
-fn mask(pos: u32, bits: usize) -> u64 {
-    ((1u64 << bits) - 1) << pos
+fn put(f: CmdField, v: impl Into<u64>) -> u64 {
+    f.put(v.into())
 }
 
 impl Command {
@@ -258,22 +253,11 @@ impl Command {
         }
     }
 
-    /// Encode into a 64-bit word. Layout (unused bits are 0):
-    ///
-    /// | bits | `LOAD` | `COMPUTE` | `STORE` | `FENCE` |
-    /// |---|---|---|---|---|
-    /// | 63:60 | 1 | 2 | 3 | 4 |
-    /// | 59 | 0 | accumulate | 0 | 0 |
-    /// | 58:54 | 0 | 0 | shift | 0 |
-    /// | 53:42 | rows | 0 | rows | 0 |
-    /// | 41:28 | sp addr | a | acc addr | 0 |
-    /// | 27:14 | 0 (27:24) / mem addr (23:14) | b | as `LOAD` | 0 |
-    /// | 13:0 | mem addr (13:0) | c | as `LOAD` | 0 |
-    ///
-    /// Fails when a field does not fit its width (rows must also be >= 1).
+    /// Encode into a 64-bit word with the layout of [`crate::spec::tile::cmd`] (unused bits
+    /// are 0). Fails when a field does not fit its width (rows must also be >= 1).
     pub fn encode(&self) -> Result<u64, TileError> {
-        let fits = |param, v: u32, bits: usize, lo: i64| {
-            check_range(param, i64::from(v), lo, (1i64 << bits) - 1)
+        let fits = |param, v: u32, f: CmdField, lo: i64| {
+            check_range(param, i64::from(v), lo, f.max() as i64)
         };
         Ok(match *self {
             Command::Load {
@@ -281,13 +265,13 @@ impl Command {
                 sp_addr,
                 rows,
             } => {
-                fits("rows", rows, ts::ROWS_BITS, 1)?;
-                fits("sp_addr", sp_addr, ts::SP_ADDR_BITS, 0)?;
-                fits("mem_addr", mem_addr, ts::MEM_ADDR_BITS, 0)?;
-                (u64::from(ts::OP_LOAD) << OP_SHIFT)
-                    | (u64::from(rows) << ROWS_POS)
-                    | (u64::from(sp_addr) << LOCAL_POS)
-                    | u64::from(mem_addr)
+                fits("rows", rows, f::ROWS, 1)?;
+                fits("sp_addr", sp_addr, f::LOCAL, 0)?;
+                fits("mem_addr", mem_addr, f::MEM, 0)?;
+                put(f::OP, ts::OP_LOAD)
+                    | put(f::ROWS, rows)
+                    | put(f::LOCAL, sp_addr)
+                    | put(f::MEM, mem_addr)
             }
             Command::Compute {
                 a,
@@ -295,14 +279,14 @@ impl Command {
                 c,
                 accumulate,
             } => {
-                fits("a", a, ts::SP_ADDR_BITS, 0)?;
-                fits("b", b, ts::SP_ADDR_BITS, 0)?;
-                fits("c", c, ts::ACC_ADDR_BITS, 0)?;
-                (u64::from(ts::OP_COMPUTE) << OP_SHIFT)
-                    | (u64::from(accumulate) << ACC_BIT)
-                    | (u64::from(a) << LOCAL_POS)
-                    | (u64::from(b) << B_POS)
-                    | u64::from(c)
+                fits("a", a, f::LOCAL, 0)?;
+                fits("b", b, f::B, 0)?;
+                fits("c", c, f::C, 0)?;
+                put(f::OP, ts::OP_COMPUTE)
+                    | put(f::ACC, accumulate)
+                    | put(f::LOCAL, a)
+                    | put(f::B, b)
+                    | put(f::C, c)
             }
             Command::Store {
                 acc_addr,
@@ -310,17 +294,17 @@ impl Command {
                 rows,
                 shift,
             } => {
-                fits("rows", rows, ts::ROWS_BITS, 1)?;
-                fits("acc_addr", acc_addr, ts::ACC_ADDR_BITS, 0)?;
-                fits("mem_addr", mem_addr, ts::MEM_ADDR_BITS, 0)?;
-                fits("shift", u32::from(shift), ts::SHIFT_BITS, 0)?;
-                (u64::from(ts::OP_STORE) << OP_SHIFT)
-                    | (u64::from(shift) << SHIFT_POS)
-                    | (u64::from(rows) << ROWS_POS)
-                    | (u64::from(acc_addr) << LOCAL_POS)
-                    | u64::from(mem_addr)
+                fits("rows", rows, f::ROWS, 1)?;
+                fits("acc_addr", acc_addr, f::LOCAL, 0)?;
+                fits("mem_addr", mem_addr, f::MEM, 0)?;
+                fits("shift", u32::from(shift), f::SHIFT, 0)?;
+                put(f::OP, ts::OP_STORE)
+                    | put(f::SHIFT, shift)
+                    | put(f::ROWS, rows)
+                    | put(f::LOCAL, acc_addr)
+                    | put(f::MEM, mem_addr)
             }
-            Command::Fence => u64::from(ts::OP_FENCE) << OP_SHIFT,
+            Command::Fence => put(f::OP, ts::OP_FENCE),
         })
     }
 
@@ -328,57 +312,40 @@ impl Command {
     /// and non-zero unused bits are refused.
     pub fn decode(word: u64) -> Result<Command, TileError> {
         let bad = |reason| TileError::BadWord { word, reason };
-        let op = (word >> OP_SHIFT) as u8;
-        let rows = field(word, ROWS_POS, ts::ROWS_BITS);
-        let local = field(word, LOCAL_POS, ts::SP_ADDR_BITS);
-        let mem_addr = field(word, 0, ts::MEM_ADDR_BITS);
-        // Bits a LOAD/STORE must leave 0 besides the opcode-specific ones.
-        let dma_reserved = mask(ts::MEM_ADDR_BITS as u32, 4) | (1u64 << ACC_BIT);
+        let op = field(word, f::OP) as u8;
+        let reserved = match op {
+            ts::OP_LOAD => f::LOAD_RESERVED,
+            ts::OP_COMPUTE => f::COMPUTE_RESERVED,
+            ts::OP_STORE => f::STORE_RESERVED,
+            ts::OP_FENCE => f::FENCE_RESERVED,
+            _ => return Err(bad("unknown opcode (allowed 1..=4)")),
+        };
+        if word & reserved != 0 {
+            return Err(bad("reserved bits are not zero"));
+        }
+        let rows = field(word, f::ROWS);
+        let local = field(word, f::LOCAL);
+        let mem_addr = field(word, f::MEM);
         match op {
-            ts::OP_LOAD | ts::OP_STORE => {
-                let mut reserved = dma_reserved;
-                if op == ts::OP_LOAD {
-                    reserved |= mask(SHIFT_POS, ts::SHIFT_BITS);
-                }
-                if word & reserved != 0 {
-                    return Err(bad("reserved bits are not zero"));
-                }
-                if rows == 0 {
-                    return Err(bad("rows is 0"));
-                }
-                Ok(if op == ts::OP_LOAD {
-                    Command::Load {
-                        mem_addr,
-                        sp_addr: local,
-                        rows,
-                    }
-                } else {
-                    Command::Store {
-                        acc_addr: local,
-                        mem_addr,
-                        rows,
-                        shift: field(word, SHIFT_POS, ts::SHIFT_BITS) as u8,
-                    }
-                })
-            }
-            ts::OP_COMPUTE => {
-                if word & mask(ROWS_POS, 17) != 0 {
-                    return Err(bad("reserved bits are not zero"));
-                }
-                Ok(Command::Compute {
-                    a: local,
-                    b: field(word, B_POS, ts::SP_ADDR_BITS),
-                    c: field(word, 0, ts::ACC_ADDR_BITS),
-                    accumulate: word >> ACC_BIT & 1 == 1,
-                })
-            }
-            ts::OP_FENCE => {
-                if word & !mask(OP_SHIFT, 4) != 0 {
-                    return Err(bad("reserved bits are not zero"));
-                }
-                Ok(Command::Fence)
-            }
-            _ => Err(bad("unknown opcode (allowed 1..=4)")),
+            ts::OP_LOAD | ts::OP_STORE if rows == 0 => Err(bad("rows is 0")),
+            ts::OP_LOAD => Ok(Command::Load {
+                mem_addr,
+                sp_addr: local,
+                rows,
+            }),
+            ts::OP_STORE => Ok(Command::Store {
+                acc_addr: local,
+                mem_addr,
+                rows,
+                shift: field(word, f::SHIFT) as u8,
+            }),
+            ts::OP_COMPUTE => Ok(Command::Compute {
+                a: local,
+                b: field(word, f::B),
+                c: field(word, f::C),
+                accumulate: field(word, f::ACC) == 1,
+            }),
+            _ => Ok(Command::Fence),
         }
     }
 
