@@ -7,7 +7,7 @@
 //! [`HISTORY`] cycles of both as a table, and a VCD around the failing cycle.
 //!
 //! A block is anything implementing [`CosimBlock`]: the golden model, its stimulus and the
-//! port names. [`ThrottleBlock`], [`ArbiterBlock`] and [`SocBlock`] are provided; the engine ([`run`],
+//! port names. [`ThrottleBlock`], [`ArbiterBlock`], [`TileBlock`] and [`SocBlock`] are provided; the engine ([`run`],
 //! [`run_compiled`]) takes the Verilog text and the top module's name, so it does not depend
 //! on how the Verilog was produced.
 //!
@@ -32,7 +32,7 @@
 //!   VCD replay around a mismatch, and [`rtl_watch`];
 //! - `report.rs`: [`CosimReport`], [`Mismatch`] and the history table;
 //! - `record.rs`: [`Recording`] (a stimulus with golden outputs, for other simulators);
-//! - one file per block adapter: `throttle.rs`, `arbiter.rs`, `soc.rs`.
+//! - one file per block adapter: `throttle.rs`, `arbiter.rs`, `tile.rs`, `soc.rs`.
 
 mod arbiter;
 mod engine;
@@ -42,6 +42,7 @@ mod soc;
 #[cfg(test)]
 mod tests;
 mod throttle;
+mod tile;
 
 pub use arbiter::{ArbiterBlock, ArbiterStats};
 pub use engine::{CosimOptions, rtl_watch, run, run_compiled};
@@ -49,6 +50,7 @@ pub use record::Recording;
 pub use report::{CosimReport, History, HistoryRow, Mismatch, SignalDiff};
 pub use soc::{SocBlock, SocStats};
 pub use throttle::{ThrottleBlock, ThrottleStats};
+pub use tile::{TileBlock, TileScenario, TileStats};
 
 use crate::error::SimError;
 use crate::interface::Declared;

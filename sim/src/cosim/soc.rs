@@ -132,37 +132,19 @@ impl CosimBlock for SocBlock {
         &golden::soc::BACKDOOR_PORTS
     }
     fn prologue(&mut self, rtl: &mut dyn BackDoor) -> Result<(), SimError> {
-        let d = self.p.tile.dim;
         let rows = self.rows_used();
         let data = self
             .gold
             .mem_read(0, rows as usize)
             .expect("layout inside memory");
-        for (r, row) in data.chunks(d).enumerate() {
-            let mut v = 0u128;
-            for (j, &x) in row.iter().enumerate() {
-                v |= u128::from(x as u8) << (8 * j);
-            }
-            rtl.set("bd_we", 1)?;
-            rtl.set("bd_addr", r as u64)?;
-            rtl.set("bd_wdata_lo", v as u64)?;
-            rtl.set("bd_wdata_hi", (v >> 64) as u64)?;
-            rtl.tick();
-        }
-        rtl.set("bd_we", 0)
+        preload(rtl, &data, self.p.tile.dim)
     }
     fn epilogue(&mut self, rtl: &mut dyn BackDoor) -> Result<(), SimError> {
         let d = self.p.tile.dim;
         let mut ok = true;
         for j in &self.jobs {
             let l = &j.program.layout;
-            let mut rows = Vec::with_capacity(l.c_rows() * d);
-            for r in 0..l.c_rows() {
-                rtl.set("bd_addr", u64::from(l.c_base) + r as u64)?;
-                let v = u128::from(rtl.get("bd_rdata_lo")?)
-                    | (u128::from(rtl.get("bd_rdata_hi")?) << 64);
-                rows.extend((0..d).map(|x| (v >> (8 * x)) as u8 as i8));
-            }
+            let rows = read_rows(rtl, u64::from(l.c_base), l.c_rows(), d)?;
             let expected = j.expected();
             ok &= l.unpack_c(&rows) == expected;
             ok &= j.output_ok(&self.gold).unwrap_or(false);
@@ -211,4 +193,37 @@ impl SocBlock {
         }
         Ok(finish)
     }
+}
+
+/// Write memory rows `0..` (`dim` int8 values each) through the back door (`bd_*`, shared by
+/// the SoC and the tile bench), one row per clock edge.
+pub(super) fn preload(rtl: &mut dyn BackDoor, data: &[i8], dim: usize) -> Result<(), SimError> {
+    for (r, row) in data.chunks(dim).enumerate() {
+        let mut v = 0u128;
+        for (j, &x) in row.iter().enumerate() {
+            v |= u128::from(x as u8) << (8 * j);
+        }
+        rtl.set("bd_we", 1)?;
+        rtl.set("bd_addr", r as u64)?;
+        rtl.set("bd_wdata_lo", v as u64)?;
+        rtl.set("bd_wdata_hi", (v >> 64) as u64)?;
+        rtl.tick();
+    }
+    rtl.set("bd_we", 0)
+}
+
+/// Read `rows` memory rows from `first` through the back door (combinational in simulation).
+pub(super) fn read_rows(
+    rtl: &mut dyn BackDoor,
+    first: u64,
+    rows: usize,
+    dim: usize,
+) -> Result<Vec<i8>, SimError> {
+    let mut out = Vec::with_capacity(rows * dim);
+    for r in 0..rows {
+        rtl.set("bd_addr", first + r as u64)?;
+        let v = u128::from(rtl.get("bd_rdata_lo")?) | (u128::from(rtl.get("bd_rdata_hi")?) << 64);
+        out.extend((0..dim).map(|x| (v >> (8 * x)) as u8 as i8));
+    }
+    Ok(out)
 }

@@ -4,9 +4,9 @@ use super::*;
 use golden::arbiter::Policy;
 use golden::cfg::ThrottleConfig;
 use golden::observe::ArbiterOutPorts;
+use golden::spec;
 use golden::stimulus::Demand;
 use golden::throttle::State;
-use golden::spec;
 
 fn run_values<B: CosimBlock>(b: &mut B, cycles: usize) -> Vec<(Vec<u64>, Vec<u64>)> {
     (0..cycles)
