@@ -412,11 +412,11 @@ impl CosimArgs {
                 ("burst", self.burst.is_some(), &["throttle"]),
                 ("demand", self.demand.is_some(), &["throttle"]),
                 ("tiles", self.tiles.is_some(), &["soc"]),
-                ("dim", self.dim.is_some(), &["soc", "tile"]),
-                ("gemm", !self.gemm.is_empty(), &["soc", "tile"]),
+                ("dim", self.dim.is_some(), &["tile", "soc"]),
+                ("gemm", !self.gemm.is_empty(), &["tile", "soc"]),
                 ("throttle", !self.throttle.is_empty(), &["soc"]),
-                ("latency", self.latency.is_some(), &["soc", "tile"]),
-                ("shift", self.shift.is_some(), &["soc", "tile"]),
+                ("latency", self.latency.is_some(), &["tile", "soc"]),
+                ("shift", self.shift.is_some(), &["tile", "soc"]),
                 ("cycles", self.cycles.is_some(), &["throttle", "arbiter"]),
             ],
         )
@@ -1000,7 +1000,8 @@ mod tests {
                 .is_some()
         );
         assert!(
-            usage_msg(&["--block", "throttle", "--gemm", "4x4x4"]).contains("soc only"),
+            usage_msg(&["--block", "throttle", "--gemm", "4x4x4"])
+                .contains("--block tile and --block soc only"),
             "soc flags on other blocks"
         );
     }
