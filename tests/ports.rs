@@ -51,6 +51,16 @@ fn soc_ports_equal_the_declaration() {
 }
 
 #[test]
+fn tile_bench_ports_equal_the_declaration() {
+    for dim in [2, 4, 16] {
+        let p = golden::tile::TileParams::new(dim).unwrap();
+        let sample = golden::tile_bench::BenchCycle::default();
+        let v = hw::emit::tile_bench(&p, 256, 3).unwrap();
+        assert_matches(&v, &Declared::of(&sample), &BACKDOOR_PORTS);
+    }
+}
+
+#[test]
 fn a_resized_declaration_is_caught() {
     let sample = (ThrottleIn::default(), ThrottleOut::default());
     let mut declared = Declared::of(&sample);

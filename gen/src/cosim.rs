@@ -29,6 +29,9 @@ pub enum CosimTarget {
     Throttle,
     /// `BusArbiter`: N requesters to one memory port.
     Arbiter,
+    /// One tile alone on a memory (`moca_tile_bench_d<DIM>`) running one GEMM under random
+    /// DMA back-pressure.
+    Tile,
     /// `MocaSoc`: N tiles running one GEMM each, throttles, arbiter, shared memory.
     Soc,
 }
@@ -87,9 +90,13 @@ pub const DEFAULT_TARGET: i64 = 25;
     --block soc runs one GEMM per tile (random int8 data from the seed; tiles without a GEMM \
     stay idle) until every tile is idle, then checks every output matrix read from the RTL's \
     memory (and the golden one) against a plain reference matmul (exit 1 if one differs).\n\n\
+    --block tile runs one GEMM on one tile alone on a memory (moca_tile_bench_d<DIM>: the \
+    SoC's memory port, no throttle or arbiter) with random DMA back-pressure and invalid \
+    host words mixed in, until idle, and checks the output matrix the same way.\n\n\
     Examples:\n  moca cosim --block throttle --window 100 --target 25 --cycles 1000000\n  \
     moca cosim --block arbiter --ports 8 --policy fixed --seed 7 --json\n  \
-    moca cosim --block soc --tiles 2 --dim 4 --gemm 16x24x8,9x5x30 --throttle 0:200:20"
+    moca cosim --block soc --tiles 2 --dim 4 --gemm 16x24x8,9x5x30 --throttle 0:200:20\n  \
+    moca cosim --block tile --dim 4 --gemm 24x20x28 --latency 8"
 )]
 pub struct CosimArgs {
     /// Block to co-simulate.
@@ -117,21 +124,22 @@ pub struct CosimArgs {
     /// SoC tiles (1..=16; default: one per GEMM). SoC only.
     #[arg(long)]
     pub tiles: Option<i64>,
-    /// SoC systolic array dimension DIM (2..=16; default 4). SoC only.
+    /// Systolic array dimension DIM (2..=16; default 4). SoC and tile.
     #[arg(long)]
     pub dim: Option<i64>,
-    /// GEMMs `IxJxK` (comma-separated or repeated), one per tile from tile 0. SoC only.
+    /// GEMMs `IxJxK` (comma-separated or repeated), one per tile from tile 0 (tile: exactly
+    /// one). SoC and tile.
     #[arg(long, value_name = "IxJxK", value_delimiter = ',')]
     pub gemm: Vec<String>,
     /// Throttle a tile: `TILE:WINDOW:TARGET` (repeatable; configured before its first
     /// command). SoC only.
     #[arg(long, value_name = "TILE:W:T", num_args = 1..)]
     pub throttle: Vec<String>,
-    /// Shared-memory read latency in cycles (1..=1024; default 16). SoC only.
+    /// Shared-memory read latency in cycles (1..=1024; default 16). SoC and tile.
     #[arg(long)]
     pub latency: Option<i64>,
     /// STORE right shift before int8 saturation (0..=31; default 7 + ceil(log2 Kmax)/2, which
-    /// keeps typical outputs inside int8). SoC only.
+    /// keeps typical outputs inside int8). SoC and tile.
     #[arg(long)]
     pub shift: Option<i64>,
     /// Cycles to simulate (at least 1; default 1000000). Throttle and arbiter only (the SoC
@@ -183,6 +191,9 @@ impl Scenario {
         match a.block {
             CosimTarget::Soc => Err(usage(
                 "--block soc is a SoC scenario (see SocScenario::from_args)",
+            )),
+            CosimTarget::Tile => Err(usage(
+                "--block tile is a tile scenario (see cosim_tile::scenario)",
             )),
             CosimTarget::Throttle => {
                 let cfg = ThrottleConfig::new(
@@ -313,7 +324,7 @@ pub fn clock_seed() -> u64 {
 }
 
 /// The engine's report as the JSON fields every block shares.
-fn report_json(block: &str, seed: u64, r: &CosimReport, reproduce: String) -> Value {
+pub(crate) fn report_json(block: &str, seed: u64, r: &CosimReport, reproduce: String) -> Value {
     json!({
         "block": block,
         "top": r.top,
@@ -345,7 +356,7 @@ fn report_json(block: &str, seed: u64, r: &CosimReport, reproduce: String) -> Va
 }
 
 /// Add the fields of the objects in `extra` to the object `v`.
-fn extend_json(v: &mut Value, extra: &[&Value]) {
+pub(crate) fn extend_json(v: &mut Value, extra: &[&Value]) {
     let obj = v.as_object_mut().expect("object");
     for src in extra {
         if let Some(m) = src.as_object() {
@@ -388,6 +399,7 @@ impl CosimArgs {
         let block = match self.block {
             CosimTarget::Throttle => "throttle",
             CosimTarget::Arbiter => "arbiter",
+            CosimTarget::Tile => "tile",
             CosimTarget::Soc => "soc",
         };
         crate::args::check_applies(
@@ -400,11 +412,11 @@ impl CosimArgs {
                 ("burst", self.burst.is_some(), &["throttle"]),
                 ("demand", self.demand.is_some(), &["throttle"]),
                 ("tiles", self.tiles.is_some(), &["soc"]),
-                ("dim", self.dim.is_some(), &["soc"]),
-                ("gemm", !self.gemm.is_empty(), &["soc"]),
+                ("dim", self.dim.is_some(), &["tile", "soc"]),
+                ("gemm", !self.gemm.is_empty(), &["tile", "soc"]),
                 ("throttle", !self.throttle.is_empty(), &["soc"]),
-                ("latency", self.latency.is_some(), &["soc"]),
-                ("shift", self.shift.is_some(), &["soc"]),
+                ("latency", self.latency.is_some(), &["tile", "soc"]),
+                ("shift", self.shift.is_some(), &["tile", "soc"]),
                 ("cycles", self.cycles.is_some(), &["throttle", "arbiter"]),
             ],
         )
@@ -420,7 +432,7 @@ impl CosimArgs {
 /// an existing device or pipe opens for writing), so a bad path is a usage error before the
 /// run, not after it. Space is checked as it is used: a full disk ends the run with an error
 /// (never a hang, see `sim::shim`), and no partial file is left under the name.
-fn check_vcd_path(p: &Path) -> Result<()> {
+pub(crate) fn check_vcd_path(p: &Path) -> Result<()> {
     let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
     if let Some(d) = dir
         && !d.is_dir()
@@ -462,6 +474,9 @@ fn check_vcd_path(p: &Path) -> Result<()> {
 pub fn cosim_cmd(a: &CosimArgs) -> Result<ExitCode> {
     if a.block == CosimTarget::Soc {
         return soc_cmd(a);
+    }
+    if a.block == CosimTarget::Tile {
+        return crate::cosim_tile::tile_cmd(a);
     }
     let s = Scenario::from_args(a)?;
     if let Some(p) = &a.vcd {
@@ -554,7 +569,7 @@ pub fn default_shift(kmax: usize) -> u8 {
     (7 + log2.div_ceil(2)).min(spec::tile::MAX_SHIFT as usize) as u8
 }
 
-fn shape_str(g: &GemmShape) -> String {
+pub(crate) fn shape_str(g: &GemmShape) -> String {
     format!("{}x{}x{}", g.i, g.j, g.k)
 }
 
@@ -985,7 +1000,8 @@ mod tests {
                 .is_some()
         );
         assert!(
-            usage_msg(&["--block", "throttle", "--gemm", "4x4x4"]).contains("soc only"),
+            usage_msg(&["--block", "throttle", "--gemm", "4x4x4"])
+                .contains("--block tile and --block soc only"),
             "soc flags on other blocks"
         );
     }

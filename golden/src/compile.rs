@@ -32,7 +32,6 @@
 //! rules then overlaps loads of `s+1` and stores of `o-1` with the computes of `s`. A, B and C
 //! are disjoint, so no `FENCE` is needed; the tile is idle when C is in memory.
 
-use crate::soc::{MocaSoc, SocError};
 use crate::spec::tile as ts;
 use crate::tile::{Command, TileError, TileParams, check_range};
 use thiserror::Error;
@@ -272,20 +271,37 @@ pub struct Program {
     pub commands: Vec<Command>,
 }
 
+/// A shared memory of rows with a back door (the golden SoC's, a tile bench's): where a
+/// [`Program`] puts its inputs and finds its output. Keeps this module independent of the
+/// models that run the programs.
+pub trait RowMemory {
+    /// Why an access failed (rows outside the memory, ragged data).
+    type Error;
+    /// Write whole rows of int8 values starting at row `addr`.
+    fn mem_write(&mut self, addr: u32, data: &[i8]) -> Result<(), Self::Error>;
+    /// Read `rows` rows starting at row `addr`.
+    fn mem_read(&self, addr: u32, rows: usize) -> Result<Vec<i8>, Self::Error>;
+}
+
 impl Program {
-    /// Back door: write A and B (row-major) into `soc`'s memory in this program's layout and
-    /// zero C's rows.
-    pub fn write_inputs(&self, soc: &mut MocaSoc, a: &[i8], b: &[i8]) -> Result<(), SocError> {
+    /// Back door: write A and B (row-major) into `mem` in this program's layout and zero C's
+    /// rows.
+    pub fn write_inputs<M: RowMemory + ?Sized>(
+        &self,
+        mem: &mut M,
+        a: &[i8],
+        b: &[i8],
+    ) -> Result<(), M::Error> {
         let l = &self.layout;
-        soc.mem_write(l.a_base, &l.pack_a(a))?;
-        soc.mem_write(l.b_base, &l.pack_b(b))?;
-        soc.mem_write(l.c_base, &vec![0; l.c_rows() * l.dim])
+        mem.mem_write(l.a_base, &l.pack_a(a))?;
+        mem.mem_write(l.b_base, &l.pack_b(b))?;
+        mem.mem_write(l.c_base, &vec![0; l.c_rows() * l.dim])
     }
 
-    /// Back door: read C (row-major `I x J`) from `soc`'s memory.
-    pub fn read_output(&self, soc: &MocaSoc) -> Result<Vec<i8>, SocError> {
+    /// Back door: read C (row-major `I x J`) from `mem`.
+    pub fn read_output<M: RowMemory + ?Sized>(&self, mem: &M) -> Result<Vec<i8>, M::Error> {
         let l = &self.layout;
-        Ok(l.unpack_c(&soc.mem_read(l.c_base, l.c_rows())?))
+        Ok(l.unpack_c(&mem.mem_read(l.c_base, l.c_rows())?))
     }
 }
 
@@ -538,7 +554,7 @@ pub fn random_matrix(rng: &mut impl rand::Rng, len: usize, range: i8) -> Vec<i8>
     (0..len).map(|_| rng.gen_range(lo..=range)).collect()
 }
 
-/// One GEMM placed on one tile by [`crate::soc::place_gemms`]: its program and its inputs.
+/// One GEMM placed on one tile (by `soc::place_gemms`): its program and its inputs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GemmJob {
     /// The tile running it.
@@ -562,9 +578,9 @@ impl GemmJob {
         )
     }
 
-    /// Whether C in `soc`'s memory equals [`GemmJob::expected`].
-    pub fn output_ok(&self, soc: &MocaSoc) -> Result<bool, SocError> {
-        Ok(self.program.read_output(soc)? == self.expected())
+    /// Whether C in `mem` equals [`GemmJob::expected`].
+    pub fn output_ok<M: RowMemory + ?Sized>(&self, mem: &M) -> Result<bool, M::Error> {
+        Ok(self.program.read_output(mem)? == self.expected())
     }
 }
 

@@ -17,3 +17,4 @@ pub mod spec;
 pub mod stimulus;
 pub mod throttle;
 pub mod tile;
+pub mod tile_bench;

@@ -43,11 +43,12 @@
 
 use crate::arbiter::{ArbiterIn, ArbiterOut, BusArbiter, Request};
 use crate::cfg::{CfgPort, ConfigError, ThrottleConfig};
+use crate::compile::RowMemory;
 use crate::observe::{self, Port, Ports};
 use crate::spec::{self, tile as ts};
 use crate::throttle::{MemThrottle, State, ThrottleIn};
 use crate::tile::{
-    Command, DmaRequest, Tile, TileError, TileParams, TilePerf, TileStatus, check_range,
+    Command, DmaRequest, Tile, TileError, TileIn, TileParams, TilePerf, TileStatus, check_range,
 };
 use std::collections::VecDeque;
 use thiserror::Error;
@@ -257,16 +258,15 @@ pub struct MocaSoc {
     mem_free_at: u64,
     /// Cycles `run_until_idle` advanced through quiet spans.
     skipped: u64,
+    /// Per tile: host words waiting for the command port (the front one is presented).
+    host: Vec<VecDeque<u64>>,
     cfg_pending: Vec<VecDeque<CfgPort>>,
     arb_cfg_pending: VecDeque<CfgPort>,
     // Per-cycle scratch, allocated once.
     arb_in: ArbiterIn,
     reqs: Vec<Option<DmaRequest>>,
     thr_in: Vec<ThrottleIn>,
-    issue: Vec<bool>,
-    push: Vec<bool>,
-    busy: Vec<bool>,
-    waiting: Vec<bool>,
+    fire: Vec<bool>,
     obs: SocCycle,
 }
 
@@ -287,6 +287,7 @@ impl MocaSoc {
             mem: vec![0; p.mem_rows as usize * p.tile.dim],
             mem_free_at: 0,
             skipped: 0,
+            host: vec![VecDeque::new(); n],
             cfg_pending: vec![VecDeque::new(); n],
             arb_cfg_pending: VecDeque::new(),
             arb_in: ArbiterIn {
@@ -296,10 +297,7 @@ impl MocaSoc {
             },
             reqs: vec![None; n],
             thr_in: vec![ThrottleIn::default(); n],
-            issue: vec![false; n],
-            push: vec![false; n],
-            busy: vec![false; n],
-            waiting: vec![false; n],
+            fire: vec![false; n],
             obs: SocCycle {
                 cycle: 0,
                 tiles: vec![TileCycle::default(); n],
@@ -373,7 +371,7 @@ impl MocaSoc {
         self.check_tile(tile)?;
         let word = cmd.encode()?;
         cmd.check_bounds(&self.p.tile, self.p.mem_rows)?;
-        self.tiles[tile].host_push(word);
+        self.host[tile].push_back(word);
         Ok(())
     }
 
@@ -394,7 +392,7 @@ impl MocaSoc {
     /// reaches the queue and sets the tile's sticky `cmd_error`.
     pub fn push_word(&mut self, tile: usize, word: u64) -> Result<(), SocError> {
         self.check_tile(tile)?;
-        self.tiles[tile].host_push(word);
+        self.host[tile].push_back(word);
         Ok(())
     }
 
@@ -406,7 +404,10 @@ impl MocaSoc {
     /// Tile `tile`'s status.
     pub fn tile_status(&self, tile: usize) -> Result<TileStatus, SocError> {
         self.check_tile(tile)?;
-        Ok(self.tiles[tile].status())
+        Ok(TileStatus {
+            inbox: self.host[tile].len(),
+            ..self.tiles[tile].status()
+        })
     }
 
     /// Tile `tile`'s performance counters.
@@ -448,9 +449,11 @@ impl MocaSoc {
         Ok(self.mem[r].to_vec())
     }
 
-    /// Whether every tile is idle and no configuration write is pending.
+    /// Whether every tile is idle with no host word waiting, and no configuration write is
+    /// pending.
     pub fn is_idle(&self) -> bool {
         self.tiles.iter().all(Tile::is_idle)
+            && self.host.iter().all(VecDeque::is_empty)
             && self.cfg_pending.iter().all(VecDeque::is_empty)
             && self.arb_cfg_pending.is_empty()
     }
@@ -467,9 +470,6 @@ impl MocaSoc {
         let limit = self.cycle.saturating_add(max_cycles);
         loop {
             let t = self.cycle;
-            for tile in &mut self.tiles {
-                tile.retire(t);
-            }
             if self.is_idle() {
                 return Ok(t);
             }
@@ -484,7 +484,7 @@ impl MocaSoc {
     }
 
     /// If the current cycle is quiet, the first cycle at which something timed happens
-    /// (`u64::MAX` if nothing is timed). Tiles must be retired for this cycle.
+    /// (`u64::MAX` if nothing is timed).
     fn quiet_until(&self) -> Option<u64> {
         if self.arbiter.status().locked || !self.arb_cfg_pending.is_empty() {
             return None;
@@ -492,7 +492,7 @@ impl MocaSoc {
         let mut end = u64::MAX;
         for (k, tile) in self.tiles.iter().enumerate() {
             if !self.cfg_pending[k].is_empty()
-                || (tile.host_word().is_some() && tile.cmd_ready())
+                || (!self.host[k].is_empty() && tile.cmd_ready())
                 || tile.can_issue()
             {
                 return None;
@@ -540,14 +540,8 @@ impl MocaSoc {
         assert!(t != u64::MAX, "deadlock: no event can ever occur");
         let span = t - start;
         self.skipped += span;
-        for tile in &mut self.tiles {
-            let busy = !tile.is_idle();
-            let req = tile.dma_request();
-            if let Some(r) = &req {
-                tile.dma_hold(r);
-            }
-            tile.account(start, span, busy, req.is_some());
-            tile.retire(t);
+        for (tile, host) in self.tiles.iter_mut().zip(&self.host) {
+            tile.skip_to(t, !host.is_empty());
         }
         self.cycle = t;
     }
@@ -556,21 +550,21 @@ impl MocaSoc {
     fn cycle_fn(&mut self, record: bool) {
         let t = self.cycle;
         let n = self.p.tiles;
-        // 1. Retire, decide issue and host pushes (state at the start of the cycle).
+        // 1. The tiles' outputs (state at the start of the cycle).
         for k in 0..n {
-            let tile = &mut self.tiles[k];
-            tile.retire(t);
-            self.busy[k] = !tile.is_idle();
-            self.issue[k] = tile.can_issue();
-            self.push[k] = tile.host_word().is_some() && tile.cmd_ready();
-            self.reqs[k] = tile.dma_request();
+            let o = self.tiles[k].outputs();
+            self.reqs[k] = o.dma;
             if record {
-                let o = &mut self.obs.tiles[k];
-                o.cmd_valid = tile.host_word().is_some();
-                o.cmd_word = tile.host_word().unwrap_or(0);
-                o.cmd_ready = tile.cmd_ready();
-                o.status = tile.status();
-                o.issue = self.issue[k];
+                let w = self.host[k].front().copied();
+                let c = &mut self.obs.tiles[k];
+                c.cmd_valid = w.is_some();
+                c.cmd_word = w.unwrap_or(0);
+                c.cmd_ready = o.cmd_ready;
+                c.status = TileStatus {
+                    inbox: self.host[k].len(),
+                    ..o.status
+                };
+                c.issue = o.issue;
             }
         }
         // 2-3. Throttles and arbiter.
@@ -620,31 +614,24 @@ impl MocaSoc {
                 false
             };
             debug_assert_eq!(fire, self.thr_in[k].down_ready);
-            let tile = &mut self.tiles[k];
-            self.waiting[k] = false;
-            if let Some(r) = self.reqs[k] {
-                if fire {
-                    tile.dma_fired(t, &r, &mut self.mem, self.p.latency);
-                    self.mem_free_at = t + u64::from(r.beats);
-                } else {
-                    tile.dma_hold(&r);
-                    self.waiting[k] = true;
-                }
+            self.fire[k] = fire;
+            if let Some(r) = self.reqs[k].filter(|_| fire) {
+                self.mem_free_at = t + u64::from(r.beats);
             }
         }
-        // 5. Issue and host pushes take effect at the end of the cycle.
+        // 4-5. The tiles' cycles: the fired request moves its rows, the head issues, the host
+        // word enters the queue.
         for k in 0..n {
-            let tile = &mut self.tiles[k];
-            if self.issue[k] {
-                tile.issue(t);
+            let w = self.host[k].front().copied();
+            let i = TileIn {
+                cmd_valid: w.is_some(),
+                cmd_word: w.unwrap_or(0),
+                dma_ready: self.fire[k],
+            };
+            let o = self.tiles[k].step(&i, &mut self.mem, self.p.latency);
+            if i.cmd_valid && o.cmd_ready {
+                self.host[k].pop_front();
             }
-            if self.push[k] {
-                tile.accept_host_word();
-            }
-            tile.account(t, 1, self.busy[k], self.waiting[k]);
-            // State at the start of the next cycle (retirement is a function of the cycle
-            // number only, so `is_idle` is exact between cycles).
-            tile.retire(t + 1);
         }
         if record {
             self.obs.cycle = t;
@@ -653,6 +640,21 @@ impl MocaSoc {
             self.obs.mem_ready = mem_ready;
         }
         self.cycle = t + 1;
+    }
+}
+
+/// The SoC's back door to the shared memory (tests, the co-simulation, [`Program`]).
+///
+/// [`Program`]: crate::compile::Program
+impl RowMemory for MocaSoc {
+    type Error = SocError;
+
+    fn mem_write(&mut self, addr: u32, data: &[i8]) -> Result<(), SocError> {
+        MocaSoc::mem_write(self, addr, data)
+    }
+
+    fn mem_read(&self, addr: u32, rows: usize) -> Result<Vec<i8>, SocError> {
+        MocaSoc::mem_read(self, addr, rows)
     }
 }
 
@@ -1214,16 +1216,17 @@ mod tests {
     /// Execute commands one at a time, in order (the semantics the pipeline must preserve).
     fn sequential(p: &TileParams, cmds: &[Command], mem: &mut [i8]) -> Vec<i32> {
         let mut t = Tile::new(*p, (mem.len() / p.dim) as u32).unwrap();
-        for (n, c) in cmds.iter().enumerate() {
-            t.host_push(c.encode().unwrap());
-            t.accept_host_word();
-            t.issue(n as u64);
-            let mut r = t.dma_request();
-            while let Some(req) = r {
-                t.dma_fired(n as u64, &req, mem, 1);
-                r = t.dma_request();
+        for c in cmds {
+            let mut i = TileIn {
+                cmd_valid: true,
+                cmd_word: c.encode().unwrap(),
+                dma_ready: true,
+            };
+            t.step(&i, mem, 1);
+            i.cmd_valid = false;
+            while !t.is_idle() {
+                t.step(&i, mem, 1);
             }
-            t.retire(u64::MAX);
         }
         (0..p.acc_rows)
             .flat_map(|r| t.acc_row(r).to_vec())

@@ -139,6 +139,158 @@ pub mod tile {
     /// Opcode of `FENCE`.
     pub const OP_FENCE: u8 = 4;
 
+    /// Width of the opcode field of a command word.
+    pub const OP_BITS: usize = 4;
+
+    /// One field of the 64-bit command word: bits `lsb + width - 1 ..= lsb`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct CmdField {
+        /// Name used in the documentation (`op`, `rows`, ...).
+        pub name: &'static str,
+        /// Least significant bit.
+        pub lsb: u32,
+        /// Width in bits (1..=64).
+        pub width: usize,
+    }
+
+    impl CmdField {
+        /// The field's bits in a word.
+        pub const fn mask(self) -> u64 {
+            (u64::MAX >> (64 - self.width)) << self.lsb
+        }
+        /// The field's value in `word`.
+        pub const fn get(self, word: u64) -> u64 {
+            (word & self.mask()) >> self.lsb
+        }
+        /// `value` placed in the field (the caller checked that it fits: bits above the
+        /// width are dropped).
+        pub const fn put(self, value: u64) -> u64 {
+            (value << self.lsb) & self.mask()
+        }
+        /// Most significant bit.
+        pub const fn msb(self) -> u32 {
+            self.lsb + self.width as u32 - 1
+        }
+        /// Largest value the field holds.
+        pub const fn max(self) -> u64 {
+            u64::MAX >> (64 - self.width)
+        }
+    }
+
+    /// The command encoding: every field of the 64-bit command word, and which fields each
+    /// opcode uses (`golden::tile::Command::encode`/`decode` and the RTL tile's
+    /// decoder read their bit positions from here). Bits a command does not use
+    /// must be 0; a word with a non-zero unused bit is refused.
+    ///
+    /// | bits | `LOAD` | `COMPUTE` | `STORE` | `FENCE` |
+    /// |---|---|---|---|---|
+    /// | 63:60 | 1 | 2 | 3 | 4 |
+    /// | 59 | 0 | accumulate | 0 | 0 |
+    /// | 58:54 | 0 | 0 | shift | 0 |
+    /// | 53:42 | rows | 0 | rows | 0 |
+    /// | 41:28 | sp addr | a | acc addr | 0 |
+    /// | 27:14 | 0 (27:24) / mem addr (23:14) | b | as `LOAD` | 0 |
+    /// | 13:0 | mem addr (13:0) | c | as `LOAD` | 0 |
+    pub mod cmd {
+        use super::CmdField;
+
+        /// Opcode (`OP_LOAD`..`OP_FENCE`).
+        pub const OP: CmdField = CmdField {
+            name: "op",
+            lsb: (super::CMD_BITS - super::OP_BITS) as u32,
+            width: super::OP_BITS,
+        };
+        /// `COMPUTE`: add to the accumulator instead of overwriting it.
+        pub const ACC: CmdField = CmdField {
+            name: "accumulate",
+            lsb: 59,
+            width: 1,
+        };
+        /// `STORE`: arithmetic right shift before saturation.
+        pub const SHIFT: CmdField = CmdField {
+            name: "shift",
+            lsb: 54,
+            width: super::SHIFT_BITS,
+        };
+        /// `LOAD`/`STORE`: rows moved (1..=`MAX_CMD_ROWS`).
+        pub const ROWS: CmdField = CmdField {
+            name: "rows",
+            lsb: 42,
+            width: super::ROWS_BITS,
+        };
+        /// The tile-local address: `LOAD` sp row, `COMPUTE` A block (sp row), `STORE` acc row.
+        pub const LOCAL: CmdField = CmdField {
+            name: "local",
+            lsb: 28,
+            width: super::SP_ADDR_BITS,
+        };
+        /// `COMPUTE`: first scratchpad row of the B block.
+        pub const B: CmdField = CmdField {
+            name: "b",
+            lsb: 14,
+            width: super::SP_ADDR_BITS,
+        };
+        /// `COMPUTE`: first accumulator row of the C block.
+        pub const C: CmdField = CmdField {
+            name: "c",
+            lsb: 0,
+            width: super::ACC_ADDR_BITS,
+        };
+        /// `LOAD`/`STORE`: first shared-memory row.
+        pub const MEM: CmdField = CmdField {
+            name: "mem",
+            lsb: 0,
+            width: super::MEM_ADDR_BITS,
+        };
+
+        /// Fields of `LOAD`.
+        pub const LOAD: [CmdField; 4] = [OP, ROWS, LOCAL, MEM];
+        /// Fields of `COMPUTE`.
+        pub const COMPUTE: [CmdField; 5] = [OP, ACC, LOCAL, B, C];
+        /// Fields of `STORE`.
+        pub const STORE: [CmdField; 5] = [OP, SHIFT, ROWS, LOCAL, MEM];
+        /// Fields of `FENCE`.
+        pub const FENCE: [CmdField; 1] = [OP];
+
+        /// The bits `fields` use; panics (at compile time in a const) if two overlap or one
+        /// does not fit the word.
+        pub const fn used(fields: &[CmdField]) -> u64 {
+            let mut m = 0u64;
+            let mut i = 0;
+            while i < fields.len() {
+                let f = fields[i];
+                assert!(f.width >= 1 && f.lsb as usize + f.width <= super::CMD_BITS);
+                assert!(m & f.mask() == 0, "command fields overlap");
+                m |= f.mask();
+                i += 1;
+            }
+            m
+        }
+
+        /// Bits a `LOAD` must leave 0.
+        pub const LOAD_RESERVED: u64 = !used(&LOAD);
+        /// Bits a `COMPUTE` must leave 0.
+        pub const COMPUTE_RESERVED: u64 = !used(&COMPUTE);
+        /// Bits a `STORE` must leave 0.
+        pub const STORE_RESERVED: u64 = !used(&STORE);
+        /// Bits a `FENCE` must leave 0.
+        pub const FENCE_RESERVED: u64 = !used(&FENCE);
+
+        /// The reserved bits of the `LOAD`/`STORE` word that hold neither the memory row nor
+        /// another field of either: 27:24 and 59 (the RTL checks these for both).
+        pub const DMA_RESERVED: u64 = LOAD_RESERVED & STORE_RESERVED;
+    }
+
+    // The fields of every command fit the word without overlapping (evaluated by `used`), the
+    // local field holds both a scratchpad and an accumulator row, every opcode fits.
+    const _: () = assert!(cmd::FENCE_RESERVED == !cmd::OP.mask());
+    const _: () = assert!(SP_ADDR_BITS == ACC_ADDR_BITS);
+    const _: () = assert!(cmd::OP.lsb as usize + cmd::OP.width == CMD_BITS);
+    const _: () = assert!(OP_FENCE as u64 <= cmd::OP.max() && OP_LOAD != 0);
+    const _: () = assert!(cmd::ROWS.max() == MAX_CMD_ROWS as u64);
+    const _: () = assert!(cmd::SHIFT.max() == MAX_SHIFT as u64);
+    const _: () = assert!(cmd::MEM.max() + 1 == MAX_MEM_ROWS as u64);
+
     /// Cycles a `COMPUTE` keeps the execute unit busy after its issue cycle: `DIM` rank-1
     /// update cycles, then `DIM` accumulator write-back cycles.
     pub const fn compute_cycles(dim: usize) -> u64 {
@@ -157,3 +309,27 @@ pub use crate::regs::{
     THROTTLE_REGISTERS, Valid, arbiter, arbiter_write_ok, registers_markdown, registers_readme,
     throttle, throttle_write_ok, validate,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_fields_are_where_the_layout_table_says() {
+        use tile::cmd;
+        let span = |f: tile::CmdField| (f.msb(), f.lsb);
+        assert_eq!(span(cmd::OP), (63, 60));
+        assert_eq!(span(cmd::ACC), (59, 59));
+        assert_eq!(span(cmd::SHIFT), (58, 54));
+        assert_eq!(span(cmd::ROWS), (53, 42));
+        assert_eq!(span(cmd::LOCAL), (41, 28));
+        assert_eq!(span(cmd::B), (27, 14));
+        assert_eq!(span(cmd::C), (13, 0));
+        assert_eq!(span(cmd::MEM), (23, 0));
+        assert_eq!(cmd::DMA_RESERVED, (1 << 59) | (0xF << 24));
+        assert_eq!(cmd::LOAD_RESERVED, cmd::DMA_RESERVED | cmd::SHIFT.mask());
+        assert_eq!(cmd::COMPUTE_RESERVED, 0x1_FFFF << 42);
+        assert_eq!(cmd::ROWS.put(5) | cmd::OP.put(1), (1 << 60) | (5 << 42));
+        assert_eq!(cmd::ROWS.get((7 << 42) | 1), 7);
+    }
+}

@@ -23,6 +23,10 @@
 //! value saturates to -128..=127 — as Gemmini's `mvout` without rounding.
 //!
 //! # Cycle semantics (one tile, cycle `t`; every decision reads the state at the start of `t`)
+//! [`Tile::step`] simulates one cycle from the tile's inputs ([`TileIn`]: the host word, the
+//! DMA port's `ready`) and returns its outputs ([`TileOut`], available before the step from
+//! [`Tile::outputs`]: the tile is a Moore machine); [`Tile::skip_to`] advances through a span
+//! in which only counters change (the SoC's fast path).
 //! 1. **Retire**: a load slot whose last beat was written at the end of cycle `t-1` or earlier,
 //!    the execute unit whose last write-back was in `t-1`, the store unit whose last beat was
 //!    written in `t-1` are free in `t`.
@@ -232,19 +236,14 @@ pub enum Command {
     Fence,
 }
 
-const OP_SHIFT: u32 = 60;
-const ACC_BIT: u32 = 59;
-const SHIFT_POS: u32 = 54;
-const ROWS_POS: u32 = 42;
-const LOCAL_POS: u32 = 28;
-const B_POS: u32 = 14;
+use ts::{CmdField, cmd as f};
 
-fn field(word: u64, pos: u32, bits: usize) -> u32 {
-    ((word >> pos) & ((1u64 << bits) - 1)) as u32
+fn field(word: u64, f: CmdField) -> u32 {
+    f.get(word) as u32
 }
 
-fn mask(pos: u32, bits: usize) -> u64 {
-    ((1u64 << bits) - 1) << pos
+fn put(f: CmdField, v: impl Into<u64>) -> u64 {
+    f.put(v.into())
 }
 
 impl Command {
@@ -258,22 +257,11 @@ impl Command {
         }
     }
 
-    /// Encode into a 64-bit word. Layout (unused bits are 0):
-    ///
-    /// | bits | `LOAD` | `COMPUTE` | `STORE` | `FENCE` |
-    /// |---|---|---|---|---|
-    /// | 63:60 | 1 | 2 | 3 | 4 |
-    /// | 59 | 0 | accumulate | 0 | 0 |
-    /// | 58:54 | 0 | 0 | shift | 0 |
-    /// | 53:42 | rows | 0 | rows | 0 |
-    /// | 41:28 | sp addr | a | acc addr | 0 |
-    /// | 27:14 | 0 (27:24) / mem addr (23:14) | b | as `LOAD` | 0 |
-    /// | 13:0 | mem addr (13:0) | c | as `LOAD` | 0 |
-    ///
-    /// Fails when a field does not fit its width (rows must also be >= 1).
+    /// Encode into a 64-bit word with the layout of [`crate::spec::tile::cmd`] (unused bits
+    /// are 0). Fails when a field does not fit its width (rows must also be >= 1).
     pub fn encode(&self) -> Result<u64, TileError> {
-        let fits = |param, v: u32, bits: usize, lo: i64| {
-            check_range(param, i64::from(v), lo, (1i64 << bits) - 1)
+        let fits = |param, v: u32, f: CmdField, lo: i64| {
+            check_range(param, i64::from(v), lo, f.max() as i64)
         };
         Ok(match *self {
             Command::Load {
@@ -281,13 +269,13 @@ impl Command {
                 sp_addr,
                 rows,
             } => {
-                fits("rows", rows, ts::ROWS_BITS, 1)?;
-                fits("sp_addr", sp_addr, ts::SP_ADDR_BITS, 0)?;
-                fits("mem_addr", mem_addr, ts::MEM_ADDR_BITS, 0)?;
-                (u64::from(ts::OP_LOAD) << OP_SHIFT)
-                    | (u64::from(rows) << ROWS_POS)
-                    | (u64::from(sp_addr) << LOCAL_POS)
-                    | u64::from(mem_addr)
+                fits("rows", rows, f::ROWS, 1)?;
+                fits("sp_addr", sp_addr, f::LOCAL, 0)?;
+                fits("mem_addr", mem_addr, f::MEM, 0)?;
+                put(f::OP, ts::OP_LOAD)
+                    | put(f::ROWS, rows)
+                    | put(f::LOCAL, sp_addr)
+                    | put(f::MEM, mem_addr)
             }
             Command::Compute {
                 a,
@@ -295,14 +283,14 @@ impl Command {
                 c,
                 accumulate,
             } => {
-                fits("a", a, ts::SP_ADDR_BITS, 0)?;
-                fits("b", b, ts::SP_ADDR_BITS, 0)?;
-                fits("c", c, ts::ACC_ADDR_BITS, 0)?;
-                (u64::from(ts::OP_COMPUTE) << OP_SHIFT)
-                    | (u64::from(accumulate) << ACC_BIT)
-                    | (u64::from(a) << LOCAL_POS)
-                    | (u64::from(b) << B_POS)
-                    | u64::from(c)
+                fits("a", a, f::LOCAL, 0)?;
+                fits("b", b, f::B, 0)?;
+                fits("c", c, f::C, 0)?;
+                put(f::OP, ts::OP_COMPUTE)
+                    | put(f::ACC, accumulate)
+                    | put(f::LOCAL, a)
+                    | put(f::B, b)
+                    | put(f::C, c)
             }
             Command::Store {
                 acc_addr,
@@ -310,17 +298,17 @@ impl Command {
                 rows,
                 shift,
             } => {
-                fits("rows", rows, ts::ROWS_BITS, 1)?;
-                fits("acc_addr", acc_addr, ts::ACC_ADDR_BITS, 0)?;
-                fits("mem_addr", mem_addr, ts::MEM_ADDR_BITS, 0)?;
-                fits("shift", u32::from(shift), ts::SHIFT_BITS, 0)?;
-                (u64::from(ts::OP_STORE) << OP_SHIFT)
-                    | (u64::from(shift) << SHIFT_POS)
-                    | (u64::from(rows) << ROWS_POS)
-                    | (u64::from(acc_addr) << LOCAL_POS)
-                    | u64::from(mem_addr)
+                fits("rows", rows, f::ROWS, 1)?;
+                fits("acc_addr", acc_addr, f::LOCAL, 0)?;
+                fits("mem_addr", mem_addr, f::MEM, 0)?;
+                fits("shift", u32::from(shift), f::SHIFT, 0)?;
+                put(f::OP, ts::OP_STORE)
+                    | put(f::SHIFT, shift)
+                    | put(f::ROWS, rows)
+                    | put(f::LOCAL, acc_addr)
+                    | put(f::MEM, mem_addr)
             }
-            Command::Fence => u64::from(ts::OP_FENCE) << OP_SHIFT,
+            Command::Fence => put(f::OP, ts::OP_FENCE),
         })
     }
 
@@ -328,57 +316,40 @@ impl Command {
     /// and non-zero unused bits are refused.
     pub fn decode(word: u64) -> Result<Command, TileError> {
         let bad = |reason| TileError::BadWord { word, reason };
-        let op = (word >> OP_SHIFT) as u8;
-        let rows = field(word, ROWS_POS, ts::ROWS_BITS);
-        let local = field(word, LOCAL_POS, ts::SP_ADDR_BITS);
-        let mem_addr = field(word, 0, ts::MEM_ADDR_BITS);
-        // Bits a LOAD/STORE must leave 0 besides the opcode-specific ones.
-        let dma_reserved = mask(ts::MEM_ADDR_BITS as u32, 4) | (1u64 << ACC_BIT);
+        let op = field(word, f::OP) as u8;
+        let reserved = match op {
+            ts::OP_LOAD => f::LOAD_RESERVED,
+            ts::OP_COMPUTE => f::COMPUTE_RESERVED,
+            ts::OP_STORE => f::STORE_RESERVED,
+            ts::OP_FENCE => f::FENCE_RESERVED,
+            _ => return Err(bad("unknown opcode (allowed 1..=4)")),
+        };
+        if word & reserved != 0 {
+            return Err(bad("reserved bits are not zero"));
+        }
+        let rows = field(word, f::ROWS);
+        let local = field(word, f::LOCAL);
+        let mem_addr = field(word, f::MEM);
         match op {
-            ts::OP_LOAD | ts::OP_STORE => {
-                let mut reserved = dma_reserved;
-                if op == ts::OP_LOAD {
-                    reserved |= mask(SHIFT_POS, ts::SHIFT_BITS);
-                }
-                if word & reserved != 0 {
-                    return Err(bad("reserved bits are not zero"));
-                }
-                if rows == 0 {
-                    return Err(bad("rows is 0"));
-                }
-                Ok(if op == ts::OP_LOAD {
-                    Command::Load {
-                        mem_addr,
-                        sp_addr: local,
-                        rows,
-                    }
-                } else {
-                    Command::Store {
-                        acc_addr: local,
-                        mem_addr,
-                        rows,
-                        shift: field(word, SHIFT_POS, ts::SHIFT_BITS) as u8,
-                    }
-                })
-            }
-            ts::OP_COMPUTE => {
-                if word & mask(ROWS_POS, 17) != 0 {
-                    return Err(bad("reserved bits are not zero"));
-                }
-                Ok(Command::Compute {
-                    a: local,
-                    b: field(word, B_POS, ts::SP_ADDR_BITS),
-                    c: field(word, 0, ts::ACC_ADDR_BITS),
-                    accumulate: word >> ACC_BIT & 1 == 1,
-                })
-            }
-            ts::OP_FENCE => {
-                if word & !mask(OP_SHIFT, 4) != 0 {
-                    return Err(bad("reserved bits are not zero"));
-                }
-                Ok(Command::Fence)
-            }
-            _ => Err(bad("unknown opcode (allowed 1..=4)")),
+            ts::OP_LOAD | ts::OP_STORE if rows == 0 => Err(bad("rows is 0")),
+            ts::OP_LOAD => Ok(Command::Load {
+                mem_addr,
+                sp_addr: local,
+                rows,
+            }),
+            ts::OP_STORE => Ok(Command::Store {
+                acc_addr: local,
+                mem_addr,
+                rows,
+                shift: field(word, f::SHIFT) as u8,
+            }),
+            ts::OP_COMPUTE => Ok(Command::Compute {
+                a: local,
+                b: field(word, f::B),
+                c: field(word, f::C),
+                accumulate: field(word, f::ACC) == 1,
+            }),
+            _ => Ok(Command::Fence),
         }
     }
 
@@ -524,7 +495,8 @@ pub struct TilePerf {
 pub struct TileStatus {
     /// Commands in the queue.
     pub queue: usize,
-    /// Host words waiting to enter the queue (host side, not a hardware port).
+    /// Host words waiting to enter the queue (host side, not a hardware port: filled in by
+    /// the SoC's host, 0 for a tile alone).
     pub inbox: usize,
     /// Load slots in use.
     pub loads: usize,
@@ -539,12 +511,38 @@ pub struct TileStatus {
     pub cmd_error: bool,
 }
 
+/// The inputs of one tile cycle (the RTL tile's input ports; the read data path is inside the
+/// golden model, see "fast and exact").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TileIn {
+    /// `cmd_valid`: the host presents a word.
+    pub cmd_valid: bool,
+    /// `cmd_word`.
+    pub cmd_word: u64,
+    /// `dma_ready`: the request on the DMA port fires (if there is one).
+    pub dma_ready: bool,
+}
+
+/// The outputs of one tile cycle (the RTL tile's output ports but the data rows).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TileOut {
+    /// `cmd_ready`: the queue has room.
+    pub cmd_ready: bool,
+    /// The request on the DMA port (`dma_valid`, `dma_beats`, `dma_addr`).
+    pub dma: Option<DmaRequest>,
+    /// `issue`: the queue head issues.
+    pub issue: bool,
+    /// The status ports (`q_count`, `ld_count`, `ex_busy`, `st_busy`, `idle`, `cmd_error`).
+    pub status: TileStatus,
+}
+
 /// One tile: queue, load/execute/store units, scratchpad, accumulator and counters.
 #[derive(Clone, Debug)]
 pub struct Tile {
     p: TileParams,
     mem_rows: u32,
-    inbox: VecDeque<u64>,
+    /// The current cycle (the next [`Tile::step`] simulates it).
+    cycle: u64,
     queue: VecDeque<Command>,
     loads: VecDeque<LoadSlot>,
     exec: Option<ExecSlot>,
@@ -563,7 +561,7 @@ impl Tile {
         Ok(Tile {
             p,
             mem_rows,
-            inbox: VecDeque::new(),
+            cycle: 0,
             queue: VecDeque::with_capacity(ts::QUEUE_DEPTH),
             loads: VecDeque::with_capacity(ts::LOAD_SLOTS),
             exec: None,
@@ -590,7 +588,7 @@ impl Tile {
     pub fn status(&self) -> TileStatus {
         TileStatus {
             queue: self.queue.len(),
-            inbox: self.inbox.len(),
+            inbox: 0,
             loads: self.loads.len(),
             exec_busy: self.exec.is_some(),
             store_busy: self.store.is_some(),
@@ -602,15 +600,9 @@ impl Tile {
         }
     }
 
-    /// Host side: queue a raw word on the host port (it enters the command queue when there is
-    /// room, one word per cycle; invalid words are dropped there, setting `cmd_error`).
-    pub fn host_push(&mut self, word: u64) {
-        self.inbox.push_back(word);
-    }
-
-    /// The word the host port presents this cycle, if any (`cmd_valid`, `cmd_word`).
-    pub fn host_word(&self) -> Option<u64> {
-        self.inbox.front().copied()
+    /// The current cycle: the next [`Tile::step`] simulates it.
+    pub fn cycle(&self) -> u64 {
+        self.cycle
     }
 
     /// `cmd_ready`: the queue has room.
@@ -630,17 +622,76 @@ impl Tile {
         &self.acc[row as usize * d..(row as usize + 1) * d]
     }
 
-    /// No queued, pending or in-flight work (after [`Tile::retire`] for this cycle).
+    /// No command queued or in flight (the hardware's `idle`; a word the host presents on
+    /// the command port is not counted).
     pub fn is_idle(&self) -> bool {
-        self.inbox.is_empty()
-            && self.queue.is_empty()
+        self.queue.is_empty()
             && self.loads.is_empty()
             && self.exec.is_none()
             && self.store.is_none()
     }
 
-    /// Step 1 of a cycle: free the resources whose work completed before cycle `t`.
-    pub fn retire(&mut self, t: u64) {
+    /// The outputs of the current cycle, a function of the state at its start (the tile is a
+    /// Moore machine: no output depends on this cycle's inputs).
+    pub fn outputs(&self) -> TileOut {
+        TileOut {
+            cmd_ready: self.cmd_ready(),
+            dma: self.dma_request(),
+            issue: self.can_issue(),
+            status: self.status(),
+        }
+    }
+
+    /// One cycle (see "Cycle semantics" in the module docs): the request on the DMA port
+    /// fires if `i.dma_ready` (its rows move between `mem`, `DIM` values per row, and the
+    /// scratchpad or accumulator; a read's last beat reaches the scratchpad `latency` cycles
+    /// after it is read), the queue head issues if it may, the host word enters the queue if
+    /// there is room; then the resources whose work completed free for the next cycle. Returns
+    /// the cycle's outputs (those of [`Tile::outputs`] before the step).
+    pub fn step(&mut self, i: &TileIn, mem: &mut [i8], latency: u32) -> TileOut {
+        let t = self.cycle;
+        let o = self.outputs();
+        let busy = i.cmd_valid || !o.status.idle;
+        let mut waiting = false;
+        if let Some(r) = &o.dma {
+            if i.dma_ready {
+                self.dma_fired(t, r, mem, latency);
+            } else {
+                self.dma = r.owner;
+                waiting = true;
+            }
+        }
+        if o.issue {
+            self.issue(t);
+        }
+        if i.cmd_valid && o.cmd_ready {
+            self.accept(i.cmd_word);
+        }
+        self.account(t, 1, busy, waiting);
+        self.cycle = t + 1;
+        self.retire(t + 1);
+        o
+    }
+
+    /// Advance through a quiet span up to (not including) cycle `end`: cycles in which, as the
+    /// caller checked, no command can issue or enter the queue and the DMA request (if any)
+    /// does not fire, so that only the counters change. `cmd_valid`: the host presents a word
+    /// during the span (it cannot enter: the queue is full).
+    pub fn skip_to(&mut self, end: u64, cmd_valid: bool) {
+        let start = self.cycle;
+        debug_assert!(end >= start && end <= self.next_event().unwrap_or(u64::MAX));
+        let busy = cmd_valid || !self.is_idle();
+        let req = self.dma_request();
+        if let Some(r) = &req {
+            self.dma = r.owner;
+        }
+        self.account(start, end - start, busy, req.is_some());
+        self.cycle = end;
+        self.retire(end);
+    }
+
+    /// Free the resources whose work completed before cycle `t`.
+    fn retire(&mut self, t: u64) {
         while self
             .loads
             .front()
@@ -696,9 +747,9 @@ impl Tile {
         }
     }
 
-    /// Issue the queue head in cycle `t` (the caller checked [`Tile::can_issue`] at the start of
-    /// the cycle). A `COMPUTE`'s result is computed here (see "fast and exact").
-    pub fn issue(&mut self, t: u64) {
+    /// Issue the queue head in cycle `t` ([`Tile::can_issue`] held at the start of the
+    /// cycle). A `COMPUTE`'s result is computed here (see "fast and exact").
+    fn issue(&mut self, t: u64) {
         let cmd = self.queue.pop_front().expect("issue with an empty queue");
         self.perf.issued += 1;
         match cmd {
@@ -767,10 +818,9 @@ impl Tile {
         }
     }
 
-    /// Step 4 of a cycle: the host word moves into the queue (call only if
-    /// [`Tile::cmd_ready`] held at the start of the cycle and a word was present).
-    pub fn accept_host_word(&mut self) {
-        let word = self.inbox.pop_front().expect("no host word");
+    /// The host word enters the queue ([`Tile::cmd_ready`] held at the start of the cycle);
+    /// a word that does not decode or is out of bounds is dropped and sets `cmd_error`.
+    fn accept(&mut self, word: u64) {
         match Command::decode(word).and_then(|c| c.check_bounds(&self.p, self.mem_rows).map(|_| c))
         {
             Ok(c) => self.queue.push_back(c),
@@ -781,7 +831,7 @@ impl Tile {
         }
     }
 
-    /// Step 3 of a cycle: the request on the DMA port (held one, or a newly chosen one).
+    /// The request on the DMA port this cycle (the held one, or a newly chosen one).
     pub fn dma_request(&self) -> Option<DmaRequest> {
         let store_req = || {
             self.store.filter(|s| s.sent < s.rows).map(|s| DmaRequest {
@@ -807,14 +857,9 @@ impl Tile {
         }
     }
 
-    /// The request was presented and did not fire: hold it.
-    pub fn dma_hold(&mut self, r: &DmaRequest) {
-        self.dma = r.owner;
-    }
-
     /// The request fired in cycle `t`: move its rows (memory `mem`, `DIM` values per row) and
     /// time the owning unit's completion (`latency` = memory read latency).
-    pub fn dma_fired(&mut self, t: u64, r: &DmaRequest, mem: &mut [i8], latency: u32) {
+    fn dma_fired(&mut self, t: u64, r: &DmaRequest, mem: &mut [i8], latency: u32) {
         let d = self.p.dim;
         let n = u32::from(r.beats);
         self.dma = DmaOwner::None;
@@ -857,8 +902,8 @@ impl Tile {
     }
 
     /// Account `n` cycles of the tile's counters starting at cycle `t` (busy, completion and,
-    /// when `waiting`, DMA wait). Used by the SoC for one cycle or a whole quiet span.
-    pub(crate) fn account(&mut self, t: u64, n: u64, busy: bool, waiting: bool) {
+    /// when `waiting`, DMA wait): one cycle, or a whole quiet span.
+    fn account(&mut self, t: u64, n: u64, busy: bool, waiting: bool) {
         if busy {
             self.perf.busy_cycles += n;
             self.perf.finish_cycle = t + n;
@@ -866,11 +911,6 @@ impl Tile {
         if waiting {
             self.perf.dma_wait += n;
         }
-    }
-
-    /// Whether `dma_hold` has already recorded a held request.
-    pub fn dma_owner(&self) -> DmaOwner {
-        self.dma
     }
 }
 

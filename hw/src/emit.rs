@@ -134,3 +134,26 @@ pub fn tile(
         ],
     ))
 }
+
+/// One tile alone on a memory, `moca_tile_bench_d<DIM>` ([`crate::tile_bench::TileBench`]):
+/// the tile with the SoC's memory port (`mem_rows` rows, read latency `latency`) and a
+/// `dma_grant` input in place of the throttle and arbiter; the top the tile is co-simulated in
+/// by itself (`moca cosim --block tile`).
+pub fn tile_bench(
+    p: &golden::tile::TileParams,
+    mem_rows: u32,
+    latency: u32,
+) -> Result<VerilogTop, golden::tile_bench::BenchError> {
+    let mut uut = crate::tile_bench::TileBench::new(p, mem_rows, latency)?;
+    Ok(finish(
+        &mut uut,
+        format!("moca_tile_bench_d{}", p.dim),
+        &[
+            ("DIM", p.dim.to_string()),
+            ("SP_ROWS", p.sp_rows.to_string()),
+            ("ACC_ROWS", p.acc_rows.to_string()),
+            ("MEM_ROWS", mem_rows.to_string()),
+            ("LATENCY", latency.to_string()),
+        ],
+    ))
+}

@@ -12,5 +12,6 @@ pub mod harness;
 pub mod soc;
 pub mod throttle;
 pub mod tile;
+pub mod tile_bench;
 
 pub use rust_hdl;

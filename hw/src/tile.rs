@@ -20,7 +20,7 @@
 //! [`DelayLine`] is a run-time depth delay (a circular buffer) used by the SoC for the memory
 //! read latency.
 
-use golden::spec::{self, tile as ts};
+use golden::spec::{self, tile as ts, tile::cmd};
 use golden::tile::TileParams;
 use rust_hdl::prelude::*;
 
@@ -507,6 +507,116 @@ impl Logic for Requant {
     }
 }
 
+/// Command-field widths for Rust-HDL's `Bits<N>`, taken from the encoding table
+/// ([`golden::spec::tile::cmd`]).
+const OP_W: usize = cmd::OP.width;
+const SHIFT_W: usize = cmd::SHIFT.width;
+const ROWS_W: usize = cmd::ROWS.width;
+const LOCAL_W: usize = cmd::LOCAL.width;
+const B_W: usize = cmd::B.width;
+const C_W: usize = cmd::C.width;
+const MEM_W: usize = cmd::MEM.width;
+/// Width of a row-range end (`start + DIM` or `start + rows`): the largest is
+/// `MAX_SP_ROWS - 1 + MAX_CMD_ROWS`.
+pub const END_BITS: usize = 16;
+/// Width of a command-queue index: the queue is a circular buffer of `QUEUE_DEPTH` (a power of
+/// two, so the index wraps by itself).
+pub const QID_BITS: usize = spec::bits_for(ts::QUEUE_DEPTH - 1);
+/// Width of a load-slot index (`LOAD_SLOTS` a power of two).
+pub const SID_BITS: usize = spec::bits_for(ts::LOAD_SLOTS - 1);
+const _: () = assert!(ts::QUEUE_DEPTH.is_power_of_two() && ts::QUEUE_DEPTH == 1 << QID_BITS);
+const _: () = assert!(ts::LOAD_SLOTS.is_power_of_two() && ts::LOAD_SLOTS == 1 << SID_BITS);
+const _: () = assert!(ts::LOAD_SLOTS > 1 && ts::QUEUE_DEPTH > 1);
+/// Width of the reserved bits a `COMPUTE` leaves 0 (58:42) and a `FENCE` (59:0).
+const COMPUTE_RES_W: usize = 17;
+const FENCE_RES_W: usize = ts::CMD_BITS - OP_W;
+
+// `hdl_gen` needs literal bit offsets: `CmdDecode::update` slices the word at the offsets
+// asserted here, so a change of the layout in `spec` fails to compile instead of silently
+// decoding the wrong bits.
+const _: () = assert!(
+    cmd::OP.lsb == 60
+        && cmd::ACC.lsb == 59
+        && cmd::ACC.width == 1
+        && cmd::SHIFT.lsb == 54
+        && cmd::ROWS.lsb == 42
+        && cmd::LOCAL.lsb == 28
+        && cmd::B.lsb == 14
+        && cmd::C.lsb == 0
+        && cmd::MEM.lsb == 0
+);
+const _: () = assert!(cmd::DMA_RESERVED == (0xF << 24) | (1 << 59));
+const _: () = assert!(cmd::LOAD_RESERVED == cmd::DMA_RESERVED | cmd::SHIFT.mask());
+const _: () = assert!(cmd::STORE_RESERVED == cmd::DMA_RESERVED);
+const _: () = assert!(cmd::COMPUTE_RESERVED == ((1 << COMPUTE_RES_W) - 1) << 42);
+const _: () = assert!(cmd::FENCE_RESERVED == (1 << FENCE_RES_W) - 1);
+const _: () = assert!(ts::MAX_SP_ROWS as usize - 1 + ts::MAX_CMD_ROWS as usize <= 1 << END_BITS);
+const _: () = assert!(ts::MAX_SP_ROWS as usize - 1 + ts::MAX_DIM < 1 << END_BITS);
+
+/// The command decoder (combinational): the fields of a 64-bit command word
+/// ([`golden::spec::tile::cmd`]) zero-extended to the widths the tile computes with, and the
+/// reserved-bit checks of `golden::tile::Command::decode`. The tile uses one for the host word,
+/// one for the queue head and one for each of the two next-head candidates.
+#[derive(LogicBlock, Default)]
+pub struct CmdDecode {
+    /// The command word.
+    pub word: Signal<In, Bits<{ ts::CMD_BITS }>>,
+    /// Opcode.
+    pub op: Signal<Out, Bits<OP_W>>,
+    /// `COMPUTE`'s accumulate bit.
+    pub acc: Signal<Out, Bit>,
+    /// `STORE`'s shift.
+    pub shift: Signal<Out, Bits<SHIFT_W>>,
+    /// Rows of `LOAD`/`STORE`.
+    pub rows: Signal<Out, Addr>,
+    /// The local address (sp row, A block, acc row).
+    pub loc: Signal<Out, Addr>,
+    /// `COMPUTE`'s B block.
+    pub b: Signal<Out, Addr>,
+    /// `COMPUTE`'s C block.
+    pub c: Signal<Out, Addr>,
+    /// Memory row of `LOAD`/`STORE`.
+    pub mem: Signal<Out, Addr>,
+    /// `loc` at the width of a row-range end.
+    pub loc16: Signal<Out, Bits<END_BITS>>,
+    /// `b` at the width of a row-range end.
+    pub b16: Signal<Out, Bits<END_BITS>>,
+    /// `c` at the width of a row-range end.
+    pub c16: Signal<Out, Bits<END_BITS>>,
+    /// `rows` at the width of a row-range end.
+    pub rows16: Signal<Out, Bits<END_BITS>>,
+    /// A reserved bit of both `LOAD` and `STORE` is set (27:24, 59).
+    pub res_dma: Signal<Out, Bit>,
+    /// The shift field is not 0 (reserved in a `LOAD`).
+    pub res_shift: Signal<Out, Bit>,
+    /// A bit a `COMPUTE` leaves 0 is set.
+    pub res_compute: Signal<Out, Bit>,
+    /// A bit a `FENCE` leaves 0 is set.
+    pub res_fence: Signal<Out, Bit>,
+}
+
+impl Logic for CmdDecode {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.op.next = self.word.val().get_bits::<OP_W>(60);
+        self.acc.next = self.word.val().get_bit(59);
+        self.shift.next = self.word.val().get_bits::<SHIFT_W>(54);
+        self.rows.next = bit_cast::<32, ROWS_W>(self.word.val().get_bits::<ROWS_W>(42));
+        self.loc.next = bit_cast::<32, LOCAL_W>(self.word.val().get_bits::<LOCAL_W>(28));
+        self.b.next = bit_cast::<32, B_W>(self.word.val().get_bits::<B_W>(14));
+        self.c.next = bit_cast::<32, C_W>(self.word.val().get_bits::<C_W>(0));
+        self.mem.next = bit_cast::<32, MEM_W>(self.word.val().get_bits::<MEM_W>(0));
+        self.loc16.next = bit_cast::<END_BITS, LOCAL_W>(self.word.val().get_bits::<LOCAL_W>(28));
+        self.b16.next = bit_cast::<END_BITS, B_W>(self.word.val().get_bits::<B_W>(14));
+        self.c16.next = bit_cast::<END_BITS, C_W>(self.word.val().get_bits::<C_W>(0));
+        self.rows16.next = bit_cast::<END_BITS, ROWS_W>(self.word.val().get_bits::<ROWS_W>(42));
+        self.res_dma.next = (self.word.val().get_bits::<4>(24) != 0) | self.word.val().get_bit(59);
+        self.res_shift.next = self.word.val().get_bits::<SHIFT_W>(54) != 0;
+        self.res_compute.next = self.word.val().get_bits::<COMPUTE_RES_W>(42) != 0;
+        self.res_fence.next = self.word.val().get_bits::<FENCE_RES_W>(0) != 0;
+    }
+}
+
 /// The tile. Ports first; `update()` implements `golden::tile::Tile` with the timing of
 /// `docs/TILE.md`.
 #[derive(LogicBlock)]
@@ -536,9 +646,9 @@ pub struct Tile {
     /// The queue head issues this cycle.
     pub issue: Signal<Out, Bit>,
     /// Commands queued (cycle start).
-    pub q_count: Signal<Out, Bits<5>>,
+    pub q_count: Signal<Out, Bits<{ ts::QUEUE_COUNT_BITS }>>,
     /// Load slots in use (cycle start).
-    pub ld_count: Signal<Out, Bits<3>>,
+    pub ld_count: Signal<Out, Bits<{ ts::LOAD_COUNT_BITS }>>,
     /// Execute unit busy.
     pub ex_busy: Signal<Out, Bit>,
     /// Store unit busy.
@@ -557,9 +667,9 @@ pub struct Tile {
     pub conv: Vec<Requant>,
     // Command queue.
     queue: Vec<DFF<Bits<{ ts::CMD_BITS }>>>,
-    q_head: DFF<Bits<4>>,
-    q_tail: DFF<Bits<4>>,
-    q_cnt: DFF<Bits<5>>,
+    q_head: DFF<Bits<QID_BITS>>,
+    q_tail: DFF<Bits<QID_BITS>>,
+    q_cnt: DFF<Bits<{ ts::QUEUE_COUNT_BITS }>>,
     err: DFF<Bit>,
     // The queue head's word (`queue[q_head]`, kept in a register) and its row ranges' ends:
     // local + DIM, b + DIM, c + DIM, local + rows.
@@ -576,10 +686,10 @@ pub struct Tile {
     ld_sp: Vec<DFF<Bits<16>>>,
     ld_end: Vec<DFF<Bits<16>>>,
     ld_rows: Vec<DFF<Addr>>,
-    ld_head: DFF<Bits<2>>,
-    ld_tail: DFF<Bits<2>>,
-    ld_req: DFF<Bits<2>>,
-    ld_cnt: DFF<Bits<3>>,
+    ld_head: DFF<Bits<SID_BITS>>,
+    ld_tail: DFF<Bits<SID_BITS>>,
+    ld_req: DFF<Bits<SID_BITS>>,
+    ld_cnt: DFF<Bits<{ ts::LOAD_COUNT_BITS }>>,
     ld_arr: DFF<Addr>,
     // Execute unit (A, B, C rows `x..x_end`).
     ex_on: DFF<Bit>,
@@ -599,25 +709,23 @@ pub struct Tile {
     st_addr: DFF<Addr>,
     st_left: DFF<Addr>,
     st_ptr: DFF<Addr>,
-    st_shift: DFF<Bits<5>>,
+    st_shift: DFF<Bits<SHIFT_W>>,
     st_msat: DFF<Bits<32>>,
     st_msx: DFF<Bits<8>>,
     wr_rem: DFF<Bits<3>>,
     wr_row: DFF<Addr>,
     // DMA hold register: 0 none, 1 load, 2 store.
     hold: DFF<Bits<2>>,
-    // Decode of the host word.
-    i_op: Signal<Local, Bits<4>>,
-    i_rows: Signal<Local, Addr>,
-    i_local: Signal<Local, Addr>,
-    i_b: Signal<Local, Addr>,
-    i_c: Signal<Local, Addr>,
-    i_mem: Signal<Local, Addr>,
-    i_res_dma: Signal<Local, Bit>,
+    /// Decoder of the host word.
+    pub dec_in: CmdDecode,
+    /// Decoder of the queue head (`hd`).
+    pub dec_hd: CmdDecode,
+    /// Decoders of the two next-head candidates (`q_m0`, `q_m1`).
+    pub dec_m: Vec<CmdDecode>,
     i_ok: Signal<Local, Bit>,
     push: Signal<Local, Bit>,
     // The next head word: `queue[q_head]` or `queue[q_head + 1]` after this cycle's push.
-    q_next: Signal<Local, Bits<4>>,
+    q_next: Signal<Local, Bits<QID_BITS>>,
     q_m0: Signal<Local, Bits<{ ts::CMD_BITS }>>,
     q_m1: Signal<Local, Bits<{ ts::CMD_BITS }>>,
     cand0: Signal<Local, Bits<{ ts::CMD_BITS }>>,
@@ -629,18 +737,10 @@ pub struct Tile {
     e_m1: Vec<Signal<Local, Bits<16>>>,
     sel0: Signal<Local, Bit>,
     sel1: Signal<Local, Bit>,
-    // Decode of the queue head.
-    hw: Signal<Local, Bits<{ ts::CMD_BITS }>>,
-    h_op: Signal<Local, Bits<4>>,
-    h_rows: Signal<Local, Addr>,
-    h_local: Signal<Local, Addr>,
-    h_b: Signal<Local, Addr>,
-    h_c: Signal<Local, Addr>,
-    h_mem: Signal<Local, Addr>,
-    h_l16: Signal<Local, Bits<16>>,
-    h_b16: Signal<Local, Bits<16>>,
-    h_c16: Signal<Local, Bits<16>>,
     sc: Vec<Signal<Local, Bit>>,
+    // `sc_any[i+1]`: one of slots `0..=i` conflicts.
+    sc_any: Vec<Signal<Local, Bit>>,
+    sc_hit: Signal<Local, Bit>,
     can: Signal<Local, Bit>,
     iss_ld: Signal<Local, Bit>,
     iss_ex: Signal<Local, Bit>,
@@ -684,13 +784,14 @@ pub struct Tile {
     c_mem_rows: Constant<Addr>,
     c_four: Constant<Addr>,
     c_wflag: Constant<Addr>,
-    c_depth: Constant<Bits<5>>,
+    c_depth: Constant<Bits<{ ts::QUEUE_COUNT_BITS }>>,
+    c_slots: Constant<Bits<{ ts::LOAD_COUNT_BITS }>>,
     op_load: Constant<Bits<4>>,
     op_compute: Constant<Bits<4>>,
     op_store: Constant<Bits<4>>,
     op_fence: Constant<Bits<4>>,
-    qid: Vec<Constant<Bits<4>>>,
-    sid: Vec<Constant<Bits<2>>>,
+    qid: Vec<Constant<Bits<QID_BITS>>>,
+    sid: Vec<Constant<Bits<SID_BITS>>>,
 }
 
 impl Tile {
@@ -763,13 +864,9 @@ impl Tile {
             wr_rem: Default::default(),
             wr_row: Default::default(),
             hold: Default::default(),
-            i_op: Default::default(),
-            i_rows: Default::default(),
-            i_local: Default::default(),
-            i_b: Default::default(),
-            i_c: Default::default(),
-            i_mem: Default::default(),
-            i_res_dma: Default::default(),
+            dec_in: Default::default(),
+            dec_hd: Default::default(),
+            dec_m: (0..2).map(|_| CmdDecode::default()).collect(),
             i_ok: Default::default(),
             push: Default::default(),
             q_next: Default::default(),
@@ -782,17 +879,9 @@ impl Tile {
             e_m1: signals(4),
             sel0: Default::default(),
             sel1: Default::default(),
-            hw: Default::default(),
-            h_op: Default::default(),
-            h_rows: Default::default(),
-            h_local: Default::default(),
-            h_b: Default::default(),
-            h_c: Default::default(),
-            h_mem: Default::default(),
-            h_l16: Default::default(),
-            h_b16: Default::default(),
-            h_c16: Default::default(),
             sc: signals(ts::LOAD_SLOTS),
+            sc_any: signals(ts::LOAD_SLOTS + 1),
+            sc_hit: Default::default(),
             can: Default::default(),
             iss_ld: Default::default(),
             iss_ex: Default::default(),
@@ -833,6 +922,7 @@ impl Tile {
             c_four: a(u64::from(ts::MAX_REQ_ROWS)),
             c_wflag: a(u64::from(ts::WRITE_FLAG)),
             c_depth: konst(ts::QUEUE_DEPTH as u64),
+            c_slots: konst(ts::LOAD_SLOTS as u64),
             op_load: konst(u64::from(ts::OP_LOAD)),
             op_compute: konst(u64::from(ts::OP_COMPUTE)),
             op_store: konst(u64::from(ts::OP_STORE)),
@@ -878,36 +968,29 @@ impl Logic for Tile {
         }
 
         // ---- Host word: decode and bounds check (golden `Command::decode`, `check_bounds`).
-        self.i_op.next = self.cmd_word.val().get_bits::<4>(60);
-        self.i_rows.next = bit_cast::<32, 12>(self.cmd_word.val().get_bits::<12>(42));
-        self.i_local.next = bit_cast::<32, 14>(self.cmd_word.val().get_bits::<14>(28));
-        self.i_b.next = bit_cast::<32, 14>(self.cmd_word.val().get_bits::<14>(14));
-        self.i_c.next = bit_cast::<32, 14>(self.cmd_word.val().get_bits::<14>(0));
-        self.i_mem.next = bit_cast::<32, 24>(self.cmd_word.val().get_bits::<24>(0));
-        self.i_res_dma.next =
-            (self.cmd_word.val().get_bits::<4>(24) != 0) | self.cmd_word.val().get_bit(59);
+        self.dec_in.word.next = self.cmd_word.val();
         self.i_ok.next = false;
-        if self.i_op.val() == self.op_load.val() {
-            self.i_ok.next = !self.i_res_dma.val()
-                & (self.cmd_word.val().get_bits::<5>(54) == 0)
-                & (self.i_rows.val() != 0)
-                & ((self.i_local.val() + self.i_rows.val()) <= self.c_sp_rows.val())
-                & ((self.i_mem.val() + self.i_rows.val()) <= self.c_mem_rows.val());
+        if self.dec_in.op.val() == self.op_load.val() {
+            self.i_ok.next = !self.dec_in.res_dma.val()
+                & !self.dec_in.res_shift.val()
+                & (self.dec_in.rows.val() != 0)
+                & ((self.dec_in.loc.val() + self.dec_in.rows.val()) <= self.c_sp_rows.val())
+                & ((self.dec_in.mem.val() + self.dec_in.rows.val()) <= self.c_mem_rows.val());
         }
-        if self.i_op.val() == self.op_compute.val() {
-            self.i_ok.next = (self.cmd_word.val().get_bits::<17>(42) == 0)
-                & ((self.i_local.val() + self.c_dim.val()) <= self.c_sp_rows.val())
-                & ((self.i_b.val() + self.c_dim.val()) <= self.c_sp_rows.val())
-                & ((self.i_c.val() + self.c_dim.val()) <= self.c_acc_rows.val());
+        if self.dec_in.op.val() == self.op_compute.val() {
+            self.i_ok.next = !self.dec_in.res_compute.val()
+                & ((self.dec_in.loc.val() + self.c_dim.val()) <= self.c_sp_rows.val())
+                & ((self.dec_in.b.val() + self.c_dim.val()) <= self.c_sp_rows.val())
+                & ((self.dec_in.c.val() + self.c_dim.val()) <= self.c_acc_rows.val());
         }
-        if self.i_op.val() == self.op_store.val() {
-            self.i_ok.next = !self.i_res_dma.val()
-                & (self.i_rows.val() != 0)
-                & ((self.i_local.val() + self.i_rows.val()) <= self.c_acc_rows.val())
-                & ((self.i_mem.val() + self.i_rows.val()) <= self.c_mem_rows.val());
+        if self.dec_in.op.val() == self.op_store.val() {
+            self.i_ok.next = !self.dec_in.res_dma.val()
+                & (self.dec_in.rows.val() != 0)
+                & ((self.dec_in.loc.val() + self.dec_in.rows.val()) <= self.c_acc_rows.val())
+                & ((self.dec_in.mem.val() + self.dec_in.rows.val()) <= self.c_mem_rows.val());
         }
-        if self.i_op.val() == self.op_fence.val() {
-            self.i_ok.next = self.cmd_word.val().get_bits::<60>(0) == 0;
+        if self.dec_in.op.val() == self.op_fence.val() {
+            self.i_ok.next = !self.dec_in.res_fence.val();
         }
         self.cmd_ready.next = self.q_cnt.q.val() != self.c_depth.val();
         self.push.next = self.cmd_valid.val() & (self.q_cnt.q.val() != self.c_depth.val());
@@ -926,53 +1009,47 @@ impl Logic for Tile {
         // ---- Queue head (a register holding `queue[q_head]`) and issue rules. The row
         // ranges' ends are registers too (the head's, set with the head word; the units', set
         // at issue), so every hazard check compares registers.
-        self.hw.next = self.hd.q.val();
-        self.h_op.next = self.hw.val().get_bits::<4>(60);
-        self.h_rows.next = bit_cast::<32, 12>(self.hw.val().get_bits::<12>(42));
-        self.h_local.next = bit_cast::<32, 14>(self.hw.val().get_bits::<14>(28));
-        self.h_b.next = bit_cast::<32, 14>(self.hw.val().get_bits::<14>(14));
-        self.h_c.next = bit_cast::<32, 14>(self.hw.val().get_bits::<14>(0));
-        self.h_mem.next = bit_cast::<32, 24>(self.hw.val().get_bits::<24>(0));
-        self.h_l16.next = bit_cast::<16, 14>(self.hw.val().get_bits::<14>(28));
-        self.h_b16.next = bit_cast::<16, 14>(self.hw.val().get_bits::<14>(14));
-        self.h_c16.next = bit_cast::<16, 14>(self.hw.val().get_bits::<14>(0));
+        self.dec_hd.word.next = self.hd.q.val();
         // RAW of a COMPUTE's A or B rows against each load slot.
+        self.sc_any[0].next = false;
         for i in 0..self.ld_valid.len() {
             self.sc[i].next = self.ld_valid[i].q.val()
-                & (((self.h_l16.val() < self.ld_end[i].q.val())
+                & (((self.dec_hd.loc16.val() < self.ld_end[i].q.val())
                     & (self.ld_sp[i].q.val() < self.h_a_end.q.val()))
-                    | ((self.h_b16.val() < self.ld_end[i].q.val())
+                    | ((self.dec_hd.b16.val() < self.ld_end[i].q.val())
                         & (self.ld_sp[i].q.val() < self.h_b_end.q.val())));
+            self.sc_any[i + 1].next = self.sc_any[i].val() | self.sc[i].val();
+            self.sc_hit.next = self.sc_any[i + 1].val();
         }
         self.can.next = false;
-        if self.h_op.val() == self.op_load.val() {
-            self.can.next = (self.ld_cnt.q.val() != 4)
+        if self.dec_hd.op.val() == self.op_load.val() {
+            self.can.next = (self.ld_cnt.q.val() != self.c_slots.val())
                 & !(self.ex_on.q.val()
-                    & (((self.h_l16.val() < self.ex_a_end.q.val())
+                    & (((self.dec_hd.loc16.val() < self.ex_a_end.q.val())
                         & (bit_cast::<16, 32>(self.ex_a.q.val()) < self.h_l_end.q.val()))
-                        | ((self.h_l16.val() < self.ex_b_end.q.val())
+                        | ((self.dec_hd.loc16.val() < self.ex_b_end.q.val())
                             & (bit_cast::<16, 32>(self.ex_b.q.val()) < self.h_l_end.q.val()))));
         }
-        if self.h_op.val() == self.op_compute.val() {
+        if self.dec_hd.op.val() == self.op_compute.val() {
             self.can.next = !self.ex_on.q.val()
-                & !(self.sc[0].val() | self.sc[1].val() | self.sc[2].val() | self.sc[3].val())
+                & !self.sc_hit.val()
                 & !(self.st_on.q.val()
-                    & (self.h_c16.val() < self.st_end.q.val())
+                    & (self.dec_hd.c16.val() < self.st_end.q.val())
                     & (bit_cast::<16, 32>(self.st_acc.q.val()) < self.h_c_end.q.val()));
         }
-        if self.h_op.val() == self.op_store.val() {
+        if self.dec_hd.op.val() == self.op_store.val() {
             self.can.next = !self.st_on.q.val()
                 & !(self.ex_on.q.val()
-                    & (self.h_l16.val() < self.ex_c_end.q.val())
+                    & (self.dec_hd.loc16.val() < self.ex_c_end.q.val())
                     & (bit_cast::<16, 32>(self.ex_c.q.val()) < self.h_l_end.q.val()));
         }
-        if self.h_op.val() == self.op_fence.val() {
+        if self.dec_hd.op.val() == self.op_fence.val() {
             self.can.next = (self.ld_cnt.q.val() == 0) & !self.ex_on.q.val() & !self.st_on.q.val();
         }
         self.issue.next = self.can.val() & (self.q_cnt.q.val() != 0);
-        self.iss_ld.next = self.issue.val() & (self.h_op.val() == self.op_load.val());
-        self.iss_ex.next = self.issue.val() & (self.h_op.val() == self.op_compute.val());
-        self.iss_st.next = self.issue.val() & (self.h_op.val() == self.op_store.val());
+        self.iss_ld.next = self.issue.val() & (self.dec_hd.op.val() == self.op_load.val());
+        self.iss_ex.next = self.issue.val() & (self.dec_hd.op.val() == self.op_compute.val());
+        self.iss_st.next = self.issue.val() & (self.dec_hd.op.val() == self.op_store.val());
         if self.issue.val() {
             self.q_head.d.next = self.q_head.q.val() + 1;
         }
@@ -996,6 +1073,8 @@ impl Logic for Tile {
                 self.q_m1.next = self.queue[i].q.val();
             }
         }
+        self.dec_m[0].word.next = self.q_m0.val();
+        self.dec_m[1].word.next = self.q_m1.val();
         self.sel0.next =
             self.push.val() & self.i_ok.val() & (self.q_tail.q.val() == self.q_head.q.val());
         self.sel1.next =
@@ -1008,30 +1087,18 @@ impl Logic for Tile {
         if self.sel1.val() {
             self.cand1.next = self.cmd_word.val();
         }
-        self.e_in[0].next =
-            bit_cast::<16, 14>(self.cmd_word.val().get_bits::<14>(28)) + self.c_dim16.val();
-        self.e_in[1].next =
-            bit_cast::<16, 14>(self.cmd_word.val().get_bits::<14>(14)) + self.c_dim16.val();
-        self.e_in[2].next =
-            bit_cast::<16, 14>(self.cmd_word.val().get_bits::<14>(0)) + self.c_dim16.val();
-        self.e_in[3].next = bit_cast::<16, 14>(self.cmd_word.val().get_bits::<14>(28))
-            + bit_cast::<16, 12>(self.cmd_word.val().get_bits::<12>(42));
-        self.e_m0[0].next =
-            bit_cast::<16, 14>(self.q_m0.val().get_bits::<14>(28)) + self.c_dim16.val();
-        self.e_m0[1].next =
-            bit_cast::<16, 14>(self.q_m0.val().get_bits::<14>(14)) + self.c_dim16.val();
-        self.e_m0[2].next =
-            bit_cast::<16, 14>(self.q_m0.val().get_bits::<14>(0)) + self.c_dim16.val();
-        self.e_m0[3].next = bit_cast::<16, 14>(self.q_m0.val().get_bits::<14>(28))
-            + bit_cast::<16, 12>(self.q_m0.val().get_bits::<12>(42));
-        self.e_m1[0].next =
-            bit_cast::<16, 14>(self.q_m1.val().get_bits::<14>(28)) + self.c_dim16.val();
-        self.e_m1[1].next =
-            bit_cast::<16, 14>(self.q_m1.val().get_bits::<14>(14)) + self.c_dim16.val();
-        self.e_m1[2].next =
-            bit_cast::<16, 14>(self.q_m1.val().get_bits::<14>(0)) + self.c_dim16.val();
-        self.e_m1[3].next = bit_cast::<16, 14>(self.q_m1.val().get_bits::<14>(28))
-            + bit_cast::<16, 12>(self.q_m1.val().get_bits::<12>(42));
+        self.e_in[0].next = self.dec_in.loc16.val() + self.c_dim16.val();
+        self.e_in[1].next = self.dec_in.b16.val() + self.c_dim16.val();
+        self.e_in[2].next = self.dec_in.c16.val() + self.c_dim16.val();
+        self.e_in[3].next = self.dec_in.loc16.val() + self.dec_in.rows16.val();
+        self.e_m0[0].next = self.dec_m[0].loc16.val() + self.c_dim16.val();
+        self.e_m0[1].next = self.dec_m[0].b16.val() + self.c_dim16.val();
+        self.e_m0[2].next = self.dec_m[0].c16.val() + self.c_dim16.val();
+        self.e_m0[3].next = self.dec_m[0].loc16.val() + self.dec_m[0].rows16.val();
+        self.e_m1[0].next = self.dec_m[1].loc16.val() + self.c_dim16.val();
+        self.e_m1[1].next = self.dec_m[1].b16.val() + self.c_dim16.val();
+        self.e_m1[2].next = self.dec_m[1].c16.val() + self.c_dim16.val();
+        self.e_m1[3].next = self.dec_m[1].loc16.val() + self.dec_m[1].rows16.val();
         self.hd.d.next = self.cand0.val();
         self.h_a_end.d.next = self.e_m0[0].val();
         self.h_b_end.d.next = self.e_m0[1].val();
@@ -1140,11 +1207,11 @@ impl Logic for Tile {
             }
             if self.iss_ld.val() & (self.ld_tail.q.val() == self.sid[i].val()) {
                 self.ld_valid[i].d.next = true;
-                self.ld_addr[i].d.next = self.h_mem.val();
-                self.ld_left[i].d.next = self.h_rows.val();
-                self.ld_sp[i].d.next = self.h_l16.val();
+                self.ld_addr[i].d.next = self.dec_hd.mem.val();
+                self.ld_left[i].d.next = self.dec_hd.rows.val();
+                self.ld_sp[i].d.next = self.dec_hd.loc16.val();
                 self.ld_end[i].d.next = self.h_l_end.q.val();
-                self.ld_rows[i].d.next = self.h_rows.val();
+                self.ld_rows[i].d.next = self.dec_hd.rows.val();
             }
         }
         if self.iss_ld.val() {
@@ -1212,27 +1279,27 @@ impl Logic for Tile {
         // ---- Issue of COMPUTE and STORE.
         if self.iss_ex.val() {
             self.ex_on.d.next = true;
-            self.ex_a.d.next = self.h_local.val();
-            self.ex_b.d.next = self.h_b.val();
-            self.ex_c.d.next = self.h_c.val();
+            self.ex_a.d.next = self.dec_hd.loc.val();
+            self.ex_b.d.next = self.dec_hd.b.val();
+            self.ex_c.d.next = self.dec_hd.c.val();
             self.ex_a_end.d.next = self.h_a_end.q.val();
             self.ex_b_end.d.next = self.h_b_end.q.val();
             self.ex_c_end.d.next = self.h_c_end.q.val();
-            self.ex_acc.d.next = self.hw.val().get_bit(59);
+            self.ex_acc.d.next = self.dec_hd.acc.val();
             self.ex_cnt.d.next = 0.into();
         }
         if self.iss_st.val() {
             self.st_on.d.next = true;
-            self.st_acc.d.next = self.h_local.val();
+            self.st_acc.d.next = self.dec_hd.loc.val();
             self.st_end.d.next = self.h_l_end.q.val();
-            self.st_addr.d.next = self.h_mem.val();
-            self.st_left.d.next = self.h_rows.val();
-            self.st_ptr.d.next = self.h_local.val();
-            self.st_shift.d.next = self.hw.val().get_bits::<5>(54);
+            self.st_addr.d.next = self.dec_hd.mem.val();
+            self.st_left.d.next = self.dec_hd.rows.val();
+            self.st_ptr.d.next = self.dec_hd.loc.val();
+            self.st_shift.d.next = self.dec_hd.shift.val();
             self.st_msat.d.next = self.c_ones.val()
-                << (bit_cast::<32, 5>(self.hw.val().get_bits::<5>(54)) + self.c_seven.val());
+                << (bit_cast::<32, 5>(self.dec_hd.shift.val()) + self.c_seven.val());
             self.st_msx.d.next = bit_cast::<8, 32>(
-                !(self.c_ones.val() >> bit_cast::<32, 5>(self.hw.val().get_bits::<5>(54))),
+                !(self.c_ones.val() >> bit_cast::<32, 5>(self.dec_hd.shift.val())),
             );
             self.wr_rem.d.next = 0.into();
         }
@@ -1252,9 +1319,9 @@ impl Logic for Tile {
         self.sp.ra1.next = bit_cast::<24, 32>(self.nx_b.val());
         self.nx_wb.next = bit_cast::<24, 32>(self.nx_c.val());
         if self.iss_ex.val() {
-            self.sp.ra0.next = bit_cast::<24, 32>(self.h_local.val());
-            self.sp.ra1.next = bit_cast::<24, 32>(self.h_b.val());
-            self.nx_wb.next = bit_cast::<24, 32>(self.h_c.val() - self.c_dim.val());
+            self.sp.ra0.next = bit_cast::<24, 32>(self.dec_hd.loc.val());
+            self.sp.ra1.next = bit_cast::<24, 32>(self.dec_hd.b.val());
+            self.nx_wb.next = bit_cast::<24, 32>(self.dec_hd.c.val() - self.c_dim.val());
         }
         self.nx_sa.next = bit_cast::<24, 32>(self.st_ptr.q.val());
         if self.wr_rem.q.val() > 1 {
@@ -1264,7 +1331,7 @@ impl Logic for Tile {
             self.nx_sa.next = bit_cast::<24, 32>(self.st_ptr.q.val() + 1);
         }
         if self.iss_st.val() {
-            self.nx_sa.next = bit_cast::<24, 32>(self.h_local.val());
+            self.nx_sa.next = bit_cast::<24, 32>(self.dec_hd.loc.val());
         }
         for j in 0..self.acc.len() {
             self.acc[j].ra0.next = self.nx_wb.val();
