@@ -159,10 +159,7 @@ impl BusArbiter {
     /// What `cfg_rdata` returns for `addr`: the register's fields placed as the register table
     /// says (0 for write-only and unmapped addresses).
     pub fn read(&self, addr: u8) -> u32 {
-        match reg::register(addr) {
-            Some(r) if r.access.readable() => r.compose(|f| self.field(f)),
-            _ => 0,
-        }
+        spec::RegisterBlock::Arbiter.read(addr, |f| self.field(f))
     }
 
     /// Whether a write of `wdata` to `addr` is accepted ([`spec::arbiter_write_ok`]: mapped,
@@ -439,15 +436,13 @@ mod tests {
     }
 }
 
-/// One test per register of `spec::ARBITER_REGISTERS`, driven by the table: reset value, width
-/// (the read word holds only the register's fields), access (a write to a read-only register
-/// or a reserved bit is refused and changes nothing but `CFG_ERROR`; write-only registers read
-/// 0) and valid values (a write the table's rule refuses sets `CFG_ERROR` and leaves the
-/// register; one it accepts lands).
+/// One test per register of `spec::ARBITER_REGISTERS`, driven by the table: the shared
+/// register test (`regs::testing::check_register`) on arbiters in assorted states.
 #[cfg(test)]
 mod registers {
     use super::*;
-    use crate::spec::{ARBITER_REGISTERS, Access, Valid, arbiter_write_ok};
+    use crate::regs::testing::{RegisterModel, check_register, check_unmapped, register_tests};
+    use crate::spec::{RegisterBlock, arbiter_write_ok};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -501,111 +496,47 @@ mod registers {
         out
     }
 
-    /// The same arbiter after one idle cycle, with `CFG_ERROR` set: what a refused write
-    /// leaves.
-    fn refused(a: &BusArbiter) -> BusArbiter {
-        let mut u = a.clone();
-        u.step(&ArbiterIn {
-            cfg: CfgPort::default(),
-            ..write(a.ports(), 0, 0)
-        });
-        u.s.cfg_error = true;
-        u
+    impl RegisterModel for BusArbiter {
+        const BLOCK: RegisterBlock = RegisterBlock::Arbiter;
+
+        fn read(&self, addr: u8) -> u32 {
+            BusArbiter::read(self, addr)
+        }
+
+        fn write(&mut self, addr: u8, wdata: u16) {
+            self.step(&write(self.ports(), addr, wdata));
+        }
+
+        fn idle(&mut self) {
+            self.step(&ArbiterIn {
+                cfg: CfgPort::default(),
+                ..write(self.ports(), 0, 0)
+            });
+        }
+
+        fn cfg_error(&mut self) -> &mut bool {
+            &mut self.s.cfg_error
+        }
+
+        fn valid_write(&self, addr: u8, wdata: u16) -> bool {
+            arbiter_write_ok(addr, wdata)
+        }
+
+        fn check_accepted(&self, after: &Self, _addr: u8, _wdata: u16, what: &str) {
+            assert_eq!(after.status().cfg_error, self.status().cfg_error, "{what}");
+        }
     }
 
     fn check(name: &str) {
-        let r = ARBITER_REGISTERS
-            .iter()
-            .find(|r| r.name == name)
-            .unwrap_or_else(|| panic!("{name} is not in the register table"));
-        for ports in [1, 4, 16] {
-            assert_eq!(
-                BusArbiter::new(ports).unwrap().read(r.addr),
-                r.reset,
-                "{name}: reset value"
-            );
-        }
-        assert!(!r.signed(), "{name}: the arbiter has no signed register");
-        let width = u32::from(r.width());
-        for a in states() {
-            let n = a.ports();
-            // Width: only the fields' bits are ever read.
-            let v = a.read(r.addr);
-            if r.access.readable() {
-                assert!(
-                    width >= 32 || v >> width == 0,
-                    "{name}: {v:#x} wider than {width} bits"
-                );
-                assert_eq!(v & !r.mask(), 0, "{name}: {v:#x} outside its fields");
-            } else {
-                assert_eq!(v, 0, "{name}: a write-only register reads 0");
-            }
-            match r.access {
-                Access::ReadOnly => {
-                    for wdata in [0, 1, 0xFFFF] {
-                        let mut u = a.clone();
-                        u.step(&write(n, r.addr, wdata));
-                        assert_eq!(u, refused(&a), "{name}: a write is refused");
-                    }
-                }
-                Access::WriteOnly | Access::ReadWrite => {
-                    // A reserved bit is refused, whatever the rest.
-                    for bit in (0..16).filter(|b| r.reserved() >> b & 1 == 1) {
-                        let mut u = a.clone();
-                        u.step(&write(n, r.addr, 1 << bit));
-                        assert_eq!(u, refused(&a), "{name}: reserved bit {bit}");
-                    }
-                }
-            }
-            match r.access {
-                Access::WriteOnly => {
-                    // Every command bit alone is accepted.
-                    for f in r.fields {
-                        let mut u = a.clone();
-                        u.s.cfg_error = false;
-                        u.step(&write(n, r.addr, f.wmask()));
-                        assert!(!u.status().cfg_error, "{name}.{}", f.name);
-                        assert_eq!(u.read(r.addr), 0, "{name}: reads 0 after a write");
-                    }
-                }
-                Access::ReadWrite => {
-                    // Valid values as the table says, at the edges of every range.
-                    let f = r.field();
-                    let mut values = vec![0, 1, f.max() - 1, f.max()];
-                    if let Valid::Range { min, max } | Valid::OffOr { min, max, .. } = f.valid {
-                        values.extend([min.saturating_sub(1), min, min + 1, max]);
-                    }
-                    for v in values {
-                        let wdata = v as u16;
-                        let mut u = a.clone();
-                        u.step(&write(n, r.addr, wdata));
-                        if arbiter_write_ok(r.addr, wdata) {
-                            assert_eq!(u.status().cfg_error, a.status().cfg_error, "{name}={v}");
-                            assert_eq!(u.read(r.addr), f.insert(0, v), "{name}={v} read back");
-                        } else {
-                            assert_eq!(u, refused(&a), "{name}={v} accepted");
-                        }
-                    }
-                }
-                Access::ReadOnly => {}
-            }
-        }
-    }
-
-    macro_rules! register_tests {
-        ($($test:ident: $name:literal),* $(,)?) => {
-            $(
-                #[test]
-                fn $test() {
-                    check($name);
-                }
-            )*
-            /// The registers with a test above.
-            const TESTED: &[&str] = &[$($name),*];
-        };
+        let resets: Vec<BusArbiter> = [1, 4, 16]
+            .into_iter()
+            .map(|ports| BusArbiter::new(ports).unwrap())
+            .collect();
+        check_register(name, &resets, &states());
     }
 
     register_tests!(
+        BusArbiter;
         policy: "POLICY",
         ctrl: "CTRL",
         status: "STATUS",
@@ -614,23 +545,7 @@ mod registers {
     );
 
     #[test]
-    fn every_register_has_a_test() {
-        let table: Vec<&str> = ARBITER_REGISTERS.iter().map(|r| r.name).collect();
-        assert_eq!(
-            TESTED, table,
-            "add a register_tests! line for every register"
-        );
-    }
-
-    #[test]
     fn unmapped_addresses_are_refused_and_read_0() {
-        for a in states() {
-            for addr in ARBITER_REGISTERS.len() as u8..1 << spec::CFG_ADDR_BITS {
-                assert_eq!(a.read(addr), 0);
-                let mut u = a.clone();
-                u.step(&write(a.ports(), addr, 0));
-                assert_eq!(u, refused(&a), "address {addr:#x}");
-            }
-        }
+        check_unmapped(&states());
     }
 }

@@ -887,6 +887,16 @@ impl RegisterBlock {
             .iter()
             .find(|r| r.name.eq_ignore_ascii_case(name))
     }
+
+    /// What the block's `cfg_rdata` returns for `addr`: the register's fields, with the raw
+    /// values `value(field)`, placed as the table says (0 for write-only and unmapped
+    /// addresses).
+    pub fn read(self, addr: u8, value: impl FnMut(&Field) -> u32) -> u32 {
+        match self.registers().iter().find(|r| r.addr == addr) {
+            Some(r) if r.access.readable() => r.compose(value),
+            _ => 0,
+        }
+    }
 }
 
 fn bits(f: &Field) -> String {
@@ -970,6 +980,168 @@ pub const README_END: &str = "<!-- registers: end -->";
 /// The README's register section (between [`README_BEGIN`] and [`README_END`], both included).
 pub fn registers_readme() -> String {
     format!("{README_BEGIN}\n\n{}{README_END}\n", register_tables("###"))
+}
+
+/// The one register test, shared by the golden blocks' per-register tests
+/// (`golden::throttle`, `golden::arbiter`): reset value, width (the read word holds only the
+/// register's fields, sign-extended if signed), access (a write to a read-only register or a
+/// reserved bit is refused and changes nothing but `CFG_ERROR`; write-only registers read 0)
+/// and valid values (a write the table's rule refuses sets `CFG_ERROR` and leaves the
+/// register; one it accepts lands).
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Access, RegisterBlock, Valid};
+    use crate::spec::CFG_ADDR_BITS;
+    use std::fmt::Debug;
+
+    /// A golden block under the register tests.
+    pub(crate) trait RegisterModel: Clone + PartialEq + Debug {
+        /// Its register table.
+        const BLOCK: RegisterBlock;
+        /// The word read at `addr`.
+        fn read(&self, addr: u8) -> u32;
+        /// One cycle with no traffic and a configuration write.
+        fn write(&mut self, addr: u8, wdata: u16);
+        /// One cycle with no traffic and no configuration access.
+        fn idle(&mut self);
+        /// The sticky `CFG_ERROR` bit of the state.
+        fn cfg_error(&mut self) -> &mut bool;
+        /// The same block after one idle cycle, with `CFG_ERROR` set: what a refused write
+        /// leaves.
+        fn refused(&self) -> Self {
+            let mut u = self.clone();
+            u.idle();
+            *u.cfg_error() = true;
+            u
+        }
+        /// The table's rule, computed independently of the model's write path: is a write of
+        /// `wdata` to the read-write register `addr` valid in this state?
+        fn valid_write(&self, addr: u8, wdata: u16) -> bool;
+        /// `after` is this block after an accepted write of `wdata` to `addr`: check what
+        /// else the block says about it (`what` names the case).
+        fn check_accepted(&self, after: &Self, addr: u8, wdata: u16, what: &str);
+    }
+
+    /// The test of register `name`: its reset value in each of `resets`, then width, access
+    /// and valid values in each of `states`.
+    pub(crate) fn check_register<M: RegisterModel>(name: &str, resets: &[M], states: &[M]) {
+        let r = M::BLOCK
+            .registers()
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("{name} is not in the register table"));
+        for m in resets {
+            assert_eq!(m.read(r.addr), r.reset, "{name}: reset value");
+        }
+        let width = u32::from(r.width());
+        for t in states {
+            // Width: only the fields' bits (and a sign extension) are ever read.
+            let v = t.read(r.addr);
+            if r.access.readable() {
+                let top = if width < 32 { v >> width } else { 0 };
+                let extended = r.signed() && v >> (width - 1) == u32::MAX >> (width - 1);
+                assert!(
+                    top == 0 || extended,
+                    "{name}: {v:#x} wider than {width} bits"
+                );
+                assert!(
+                    extended || v & !r.mask() == 0,
+                    "{name}: {v:#x} outside its fields"
+                );
+            } else {
+                assert_eq!(v, 0, "{name}: a write-only register reads 0");
+            }
+            match r.access {
+                Access::ReadOnly => {
+                    for wdata in [0, 1, 0xFFFF] {
+                        let mut u = t.clone();
+                        u.write(r.addr, wdata);
+                        assert_eq!(u, t.refused(), "{name}: a write is refused");
+                    }
+                }
+                Access::WriteOnly | Access::ReadWrite => {
+                    // A reserved bit is refused, whatever the rest.
+                    for bit in (0..16).filter(|b| r.reserved() >> b & 1 == 1) {
+                        let mut u = t.clone();
+                        u.write(r.addr, 1 << bit);
+                        assert_eq!(u, t.refused(), "{name}: reserved bit {bit}");
+                    }
+                }
+            }
+            match r.access {
+                Access::WriteOnly => {
+                    // Every command bit alone is accepted.
+                    for f in r.fields {
+                        let mut u = t.clone();
+                        *u.cfg_error() = false;
+                        u.write(r.addr, f.wmask());
+                        assert!(!*u.cfg_error(), "{name}.{}", f.name);
+                        assert_eq!(u.read(r.addr), 0, "{name}: reads 0 after a write");
+                    }
+                }
+                Access::ReadWrite => {
+                    // Valid values as the table says, at the edges of every range.
+                    let f = r.field();
+                    let mut values = vec![0, 1, f.max() - 1, f.max()];
+                    if let Valid::Range { min, max } | Valid::OffOr { min, max, .. } = f.valid {
+                        values.extend([min.saturating_sub(1), min, min + 1, max]);
+                    }
+                    for v in values {
+                        let wdata = v as u16;
+                        let mut u = t.clone();
+                        u.write(r.addr, wdata);
+                        if t.valid_write(r.addr, wdata) {
+                            t.check_accepted(&u, r.addr, wdata, &format!("{name}={v}"));
+                            assert_eq!(u.read(r.addr), f.insert(0, v), "{name}={v} read back");
+                        } else {
+                            assert_eq!(u, t.refused(), "{name}={v} accepted");
+                        }
+                    }
+                }
+                Access::ReadOnly => {}
+            }
+        }
+    }
+
+    /// Every address past the table reads 0, and a write to it is refused, in each of
+    /// `states`.
+    pub(crate) fn check_unmapped<M: RegisterModel>(states: &[M]) {
+        for t in states {
+            for addr in M::BLOCK.registers().len() as u8..1 << CFG_ADDR_BITS {
+                assert_eq!(t.read(addr), 0);
+                let mut u = t.clone();
+                u.write(addr, 0);
+                assert_eq!(u, t.refused(), "address {addr:#x}");
+            }
+        }
+    }
+
+    /// One `#[test]` per register (`test_name: "REGISTER"`), each calling `check(name)` in the
+    /// invoking module, and `every_register_has_a_test` comparing the list with the table of
+    /// the `RegisterModel` type given first.
+    macro_rules! register_tests {
+        ($model:ty; $($test:ident: $name:literal),* $(,)?) => {
+            $(
+                #[test]
+                fn $test() {
+                    check($name);
+                }
+            )*
+
+            #[test]
+            fn every_register_has_a_test() {
+                use $crate::regs::testing::RegisterModel;
+                let table: Vec<&str> =
+                    <$model>::BLOCK.registers().iter().map(|r| r.name).collect();
+                assert_eq!(
+                    [$($name),*].as_slice(),
+                    table,
+                    "add a register_tests! line for every register"
+                );
+            }
+        };
+    }
+    pub(crate) use register_tests;
 }
 
 #[cfg(test)]

@@ -196,10 +196,7 @@ impl MemThrottle {
     /// What `cfg_rdata` returns for `addr`: the register's fields placed as the register table
     /// says (0 for write-only and unmapped addresses).
     pub fn read(&self, addr: u8) -> u32 {
-        match reg::register(addr) {
-            Some(r) if r.access.readable() => r.compose(|f| self.field(f)),
-            _ => 0,
-        }
+        spec::RegisterBlock::Throttle.read(addr, |f| self.field(f))
     }
 
     /// Whether a write of `wdata` to `addr` is accepted given the current registers
@@ -852,15 +849,13 @@ mod tests {
     }
 }
 
-/// One test per register of `spec::THROTTLE_REGISTERS`, driven by the table: reset value,
-/// width (the read word holds only the register's fields, sign-extended if signed), access
-/// (a write to a read-only register or a reserved bit is refused and changes nothing but
-/// `CFG_ERROR`; write-only registers read 0) and valid values (a write the table's rule
-/// refuses sets `CFG_ERROR` and leaves the register; one it accepts lands).
+/// One test per register of `spec::THROTTLE_REGISTERS`, driven by the table: the shared
+/// register test (`regs::testing::check_register`) on throttles in assorted states.
 #[cfg(test)]
 mod registers {
     use super::*;
-    use crate::spec::{Access, THROTTLE_REGISTERS, Valid, validate};
+    use crate::regs::testing::{RegisterModel, check_register, check_unmapped, register_tests};
+    use crate::spec::{RegisterBlock, validate};
 
     fn write(addr: u8, wdata: u16) -> ThrottleIn {
         ThrottleIn {
@@ -889,111 +884,43 @@ mod registers {
         out
     }
 
-    /// The same throttle after one idle cycle, with `CFG_ERROR` set: what a refused write
-    /// leaves.
-    fn refused(t: &MemThrottle) -> MemThrottle {
-        let mut u = t.clone();
-        u.step(&ThrottleIn::default());
-        u.s.cfg_error = true;
-        u
-    }
+    impl RegisterModel for MemThrottle {
+        const BLOCK: RegisterBlock = RegisterBlock::Throttle;
 
-    fn check(name: &str) {
-        let r = THROTTLE_REGISTERS
-            .iter()
-            .find(|r| r.name == name)
-            .unwrap_or_else(|| panic!("{name} is not in the register table"));
-        assert_eq!(
-            MemThrottle::new().read(r.addr),
-            r.reset,
-            "{name}: reset value"
-        );
-        let width = u32::from(r.width());
-        for t in states() {
-            // Width: only the fields' bits (and a sign extension) are ever read.
-            let v = t.read(r.addr);
-            if r.access.readable() {
-                let top = if width < 32 { v >> width } else { 0 };
-                let extended = r.signed() && v >> (width - 1) == u32::MAX >> (width - 1);
-                assert!(
-                    top == 0 || extended,
-                    "{name}: {v:#x} wider than {width} bits"
-                );
-                assert!(
-                    extended || v & !r.mask() == 0,
-                    "{name}: {v:#x} outside its fields"
-                );
-            } else {
-                assert_eq!(v, 0, "{name}: a write-only register reads 0");
-            }
-            match r.access {
-                Access::ReadOnly => {
-                    for wdata in [0, 1, 0xFFFF] {
-                        let mut u = t.clone();
-                        u.step(&write(r.addr, wdata));
-                        assert_eq!(u, refused(&t), "{name}: a write is refused");
-                    }
-                }
-                Access::WriteOnly | Access::ReadWrite => {
-                    // A reserved bit is refused, whatever the rest.
-                    for bit in (0..16).filter(|b| r.reserved() >> b & 1 == 1) {
-                        let mut u = t.clone();
-                        u.step(&write(r.addr, 1 << bit));
-                        assert_eq!(u, refused(&t), "{name}: reserved bit {bit}");
-                    }
-                }
-            }
-            match r.access {
-                Access::WriteOnly => {
-                    // Every command bit alone is accepted.
-                    for f in r.fields {
-                        let mut u = t.clone();
-                        u.s.cfg_error = false;
-                        u.step(&write(r.addr, f.wmask()));
-                        assert!(!u.status().cfg_error, "{name}.{}", f.name);
-                        assert_eq!(u.read(r.addr), 0, "{name}: reads 0 after a write");
-                    }
-                }
-                Access::ReadWrite => {
-                    // Valid values as the table says, at the edges of every range.
-                    let f = r.field();
-                    let mut values = vec![0, 1, f.max() - 1, f.max()];
-                    if let Valid::Range { min, max } | Valid::OffOr { min, max, .. } = f.valid {
-                        values.extend([min.saturating_sub(1), min, min + 1, max]);
-                    }
-                    for v in values {
-                        let wdata = v as u16;
-                        let next = t.config().with_write(r.addr, wdata).unwrap();
-                        let mut u = t.clone();
-                        u.step(&write(r.addr, wdata));
-                        if validate(&next).is_ok() {
-                            assert!(!u.status().cfg_error, "{name}={v} refused");
-                            assert_eq!(u.config(), &next, "{name}={v}");
-                            assert_eq!(u.read(r.addr), f.insert(0, v), "{name}={v} read back");
-                        } else {
-                            assert_eq!(u, refused(&t), "{name}={v} accepted");
-                        }
-                    }
-                }
-                Access::ReadOnly => {}
-            }
+        fn read(&self, addr: u8) -> u32 {
+            MemThrottle::read(self, addr)
+        }
+
+        fn write(&mut self, addr: u8, wdata: u16) {
+            self.step(&write(addr, wdata));
+        }
+
+        fn idle(&mut self) {
+            self.step(&ThrottleIn::default());
+        }
+
+        fn cfg_error(&mut self) -> &mut bool {
+            &mut self.s.cfg_error
+        }
+
+        /// The configuration after the write passes `spec::validate`.
+        fn valid_write(&self, addr: u8, wdata: u16) -> bool {
+            validate(&self.config().with_write(addr, wdata).unwrap()).is_ok()
+        }
+
+        fn check_accepted(&self, after: &Self, addr: u8, wdata: u16, what: &str) {
+            let next = self.config().with_write(addr, wdata).unwrap();
+            assert!(!after.status().cfg_error, "{what} refused");
+            assert_eq!(after.config(), &next, "{what}");
         }
     }
 
-    macro_rules! register_tests {
-        ($($test:ident: $name:literal),* $(,)?) => {
-            $(
-                #[test]
-                fn $test() {
-                    check($name);
-                }
-            )*
-            /// The registers with a test above.
-            const TESTED: &[&str] = &[$($name),*];
-        };
+    fn check(name: &str) {
+        check_register(name, &[MemThrottle::new()], &states());
     }
 
     register_tests!(
+        MemThrottle;
         window: "WINDOW",
         target: "TARGET",
         burst: "BURST",
@@ -1009,23 +936,7 @@ mod registers {
     );
 
     #[test]
-    fn every_register_has_a_test() {
-        let table: Vec<&str> = THROTTLE_REGISTERS.iter().map(|r| r.name).collect();
-        assert_eq!(
-            TESTED, table,
-            "add a register_tests! line for every register"
-        );
-    }
-
-    #[test]
     fn unmapped_addresses_are_refused_and_read_0() {
-        for t in states() {
-            for addr in THROTTLE_REGISTERS.len() as u8..1 << spec::CFG_ADDR_BITS {
-                assert_eq!(t.read(addr), 0);
-                let mut u = t.clone();
-                u.step(&write(addr, 0));
-                assert_eq!(u, refused(&t), "address {addr:#x}");
-            }
-        }
+        check_unmapped(&states());
     }
 }

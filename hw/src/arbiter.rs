@@ -28,25 +28,25 @@
 //! against the golden twin, cycle by cycle.
 //!
 //! # Register file
-//! As in `hw::throttle`, the read multiplexer and the write decode are built by looping over
-//! the register table `golden::spec::ARBITER_REGISTERS` (addresses, field positions and widths,
-//! sign extension, reserved bits, valid ranges), so a field or a range changed in the table
-//! changes the RTL. Which signal holds a field's value is written once, in
-//! [`BusArbiter::update`] (`rf_val`, in table order), and [`BusArbiter::new`] checks that it
-//! covers the table. Which writes are valid is decided only by `write_ok`.
+//! As in `hw::throttle`, the read multiplexer and the write decode are the shared sub-block
+//! [`crate::regfile::RegFile`], built by looping over the register table
+//! `golden::spec::ARBITER_REGISTERS` (addresses, field positions and widths, sign extension,
+//! reserved bits, valid ranges), so a field or a range changed in the table changes the RTL.
+//! Which signal holds a field's value is written once, in [`BusArbiter::update`] (`regs.val`,
+//! in table order), and [`BusArbiter::new`] checks that it covers the table. Which writes are
+//! valid is decided only by the register file's `write_ok`.
 
+use crate::regfile::RegFile;
 use golden::cfg::{ConfigError, check_ports};
-use golden::spec::{self, Field, Register, RegisterBlock, arbiter as reg};
+use golden::spec::{self, RegisterBlock, arbiter as reg};
 use rust_hdl::prelude::*;
 
 /// Address type.
 type Addr = Bits<{ spec::CFG_ADDR_BITS }>;
-/// Read-data type.
-type Word = Bits<{ spec::CFG_RDATA_BITS }>;
 /// Write-data type.
 type WData = Bits<{ spec::CFG_WDATA_BITS }>;
 
-/// The readable fields the RTL binds a signal to, in table order (`rf_val[k]` in `update`).
+/// The readable fields the RTL binds a signal to, in table order (`regs.val[k]` in `update`).
 const BOUND_FIELDS: [&str; 7] = [
     "POLICY",
     "PTR",
@@ -67,16 +67,6 @@ const _: () = {
     assert!(reg::field::PERF_GRANTS[0].width as usize == spec::PERF_BITS);
     assert!(reg::field::PERF_STALL[0].width as usize == spec::PERF_BITS);
 };
-
-/// Every readable field of the register file `regs`, in table order, with its register.
-pub(crate) fn readable_fields(
-    regs: &'static [Register],
-) -> Vec<(&'static Register, &'static Field)> {
-    regs.iter()
-        .filter(|r| r.access.readable())
-        .flat_map(|r| r.fields.iter().map(move |f| (r, f)))
-        .collect()
-}
 
 /// Mask type: one bit per possible port.
 pub type Mask = Bits<{ spec::MAX_PORTS }>;
@@ -179,26 +169,8 @@ pub struct BusArbiter {
     // Constants.
     port_id: Vec<Constant<PortId>>,
     next_id: Vec<Constant<PortId>>,
-    // Read multiplexer, one entry per readable field of the register table, in table order:
-    // the field's raw value (bound in `update`), placed at its lsb and sign-extended, and the
-    // running OR of its register's fields up to it.
-    rf_val: Vec<Signal<Local, Word>>,
-    rf_placed: Vec<Signal<Local, Word>>,
-    rf_acc: Vec<Signal<Local, Word>>,
-    rf_addr: Vec<Constant<Addr>>,
-    rf_lsb: Vec<Constant<Word>>,
-    rf_sign: Vec<Constant<Word>>,
-    rf_ext: Vec<Constant<Word>>,
-    /// The field is its register's first (the OR restarts) / last (the word is complete).
-    rf_first: Vec<Constant<Bit>>,
-    rf_last: Vec<Constant<Bit>>,
-    // Write decode, one entry per writable register: its address and reserved bits.
-    wr_addr: Vec<Constant<Addr>>,
-    wr_reserved: Vec<Constant<WData>>,
-    // Per configuration field with a smallest value: below it (and not its off value) is refused.
-    lo_addr: Vec<Constant<Addr>>,
-    lo_min: Vec<Constant<WData>>,
-    lo_off: Vec<Constant<WData>>,
+    /// The register file: read multiplexer and write check, from the table.
+    regs: RegFile,
     // Addresses, `POLICY` value and `CTRL` bits the datapath acts on, from the table.
     a_policy: Constant<Addr>,
     a_ctrl: Constant<Addr>,
@@ -218,28 +190,10 @@ impl BusArbiter {
         let n = check_ports(ports as i64)?;
         let a = |x: u8| Constant::new(Bits::from(u64::from(x)));
         let r16 = |x: u32| Constant::new(Bits::from(u64::from(x)));
-        let word = |x: u64| Constant::new(Bits::from(x & u64::from(u32::MAX)));
-        // The sign bit of a signed field in the register word (0 for an unsigned one).
-        let sign = |f: &Field| u64::from(f.signed) << (f.lsb + f.width - 1);
-        let fields = readable_fields(spec::ARBITER_REGISTERS);
-        let names: Vec<&str> = fields.iter().map(|(_, f)| f.name).collect();
-        assert_eq!(
-            names, BOUND_FIELDS,
-            "the register table's readable fields changed: bind their signals (rf_val) in \
-             hw/src/arbiter.rs"
-        );
         assert!(
             RegisterBlock::Arbiter.relations().is_empty(),
             "hw/src/arbiter.rs binds no relation between registers; bind it in update()"
         );
-        let writable: Vec<&Register> = spec::ARBITER_REGISTERS
-            .iter()
-            .filter(|r| r.access.writable())
-            .collect();
-        let lower: Vec<&Register> = spec::ARBITER_REGISTERS
-            .iter()
-            .filter(|r| r.access == spec::Access::ReadWrite && r.field().valid.min() > 0)
-            .collect();
         let nodes = 2 * n - 1;
         Ok(Self {
             clock: Default::default(),
@@ -300,35 +254,7 @@ impl BusArbiter {
             next_id: (0..n)
                 .map(|k| Constant::new(Bits::from(((k + 1) % n) as u64)))
                 .collect(),
-            rf_val: signals(fields.len()),
-            rf_placed: signals(fields.len()),
-            rf_acc: signals(fields.len() + 1),
-            rf_addr: fields.iter().map(|(r, _)| a(r.addr)).collect(),
-            rf_lsb: fields.iter().map(|(_, f)| word(u64::from(f.lsb))).collect(),
-            rf_sign: fields.iter().map(|(_, f)| word(sign(f))).collect(),
-            rf_ext: fields
-                .iter()
-                .map(|(_, f)| word(if sign(f) == 0 { 0 } else { !(2 * sign(f) - 1) }))
-                .collect(),
-            rf_first: fields
-                .iter()
-                .map(|(r, f)| Constant::new(std::ptr::eq(*f, &r.fields[0])))
-                .collect(),
-            rf_last: fields
-                .iter()
-                .map(|(r, f)| Constant::new(std::ptr::eq(*f, r.fields.last().unwrap())))
-                .collect(),
-            wr_addr: writable.iter().map(|r| a(r.addr)).collect(),
-            wr_reserved: writable.iter().map(|r| r16(r.reserved().into())).collect(),
-            lo_addr: lower.iter().map(|r| a(r.addr)).collect(),
-            lo_min: lower.iter().map(|r| r16(r.field().valid.min())).collect(),
-            lo_off: lower
-                .iter()
-                .map(|r| {
-                    let v = r.field().valid;
-                    r16(v.off().unwrap_or(v.min()))
-                })
-                .collect(),
+            regs: RegFile::new(RegisterBlock::Arbiter, &BOUND_FIELDS, "hw/src/arbiter.rs"),
             a_policy: a(reg::POLICY),
             a_ctrl: a(reg::CTRL),
             v_fixed: r16(reg::POLICY_FIXED.into()),
@@ -538,22 +464,10 @@ impl Logic for BusArbiter {
             self.stalls.d.next = self.stalls.q.val() + 1;
         }
 
-        // Which writes are valid, from the register table: a writable address with no
-        // reserved bit set, not below the field's smallest value (unless its off value).
-        self.write_ok.next = false;
-        for k in 0..self.wr_addr.len() {
-            if self.cfg_addr.val() == self.wr_addr[k].val() {
-                self.write_ok.next = (self.cfg_wdata.val() & self.wr_reserved[k].val()) == 0;
-            }
-        }
-        for k in 0..self.lo_addr.len() {
-            if (self.cfg_addr.val() == self.lo_addr[k].val())
-                & (self.cfg_wdata.val() < self.lo_min[k].val())
-                & (self.cfg_wdata.val() != self.lo_off[k].val())
-            {
-                self.write_ok.next = false;
-            }
-        }
+        // Which writes are valid: the register file decides (from the table).
+        self.regs.cfg_addr.next = self.cfg_addr.val();
+        self.regs.cfg_wdata.next = self.cfg_wdata.val();
+        self.write_ok.next = self.regs.write_ok.val();
 
         // Configuration writes.
         self.policy_next.next = self.policy.q.val();
@@ -596,33 +510,17 @@ impl Logic for BusArbiter {
         self.st_cfg_error.next = self.cfg_error.q.val();
         self.perf_grants.next = self.grants.q.val();
         self.perf_stall.next = self.stalls.q.val();
-        // The read port. Each readable field's value (the binding: one line per field, in the
-        // order of the register table, `BOUND_FIELDS`), then, for every field as the table
-        // says, placed at its lsb, sign-extended if signed, and ORed with the fields before it
-        // in its register; the addressed register's word is the OR at its last field.
-        self.rf_val[0].next = bit_cast::<32, 1>(self.policy.q.val().into());
-        self.rf_val[1].next = bit_cast::<32, { spec::PORT_ID_BITS }>(self.ptr.q.val());
-        self.rf_val[2].next = bit_cast::<32, 1>(self.locked.q.val().into());
-        self.rf_val[3].next = bit_cast::<32, { spec::PORT_ID_BITS }>(self.lock_id.q.val());
-        self.rf_val[4].next = bit_cast::<32, 1>(self.cfg_error.q.val().into());
-        self.rf_val[5].next = self.grants.q.val();
-        self.rf_val[6].next = self.stalls.q.val();
-        self.rf_acc[0].next = 0.into();
-        self.cfg_rdata.next = 0.into();
-        for k in 0..self.rf_addr.len() {
-            self.rf_placed[k].next = self.rf_val[k].val() << self.rf_lsb[k].val();
-            if ((self.rf_val[k].val() << self.rf_lsb[k].val()) & self.rf_sign[k].val()) != 0 {
-                self.rf_placed[k].next =
-                    (self.rf_val[k].val() << self.rf_lsb[k].val()) | self.rf_ext[k].val();
-            }
-            self.rf_acc[k + 1].next = self.rf_acc[k].val() | self.rf_placed[k].val();
-            if self.rf_first[k].val() {
-                self.rf_acc[k + 1].next = self.rf_placed[k].val();
-            }
-            if (self.cfg_addr.val() == self.rf_addr[k].val()) & self.rf_last[k].val() {
-                self.cfg_rdata.next = self.rf_acc[k + 1].val();
-            }
-        }
+        // The read port: each readable field's value (the binding: one line per field, in the
+        // order of the register table, `BOUND_FIELDS`); the register file places, extends and
+        // selects them as the table says.
+        self.regs.val[0].next = bit_cast::<32, 1>(self.policy.q.val().into());
+        self.regs.val[1].next = bit_cast::<32, { spec::PORT_ID_BITS }>(self.ptr.q.val());
+        self.regs.val[2].next = bit_cast::<32, 1>(self.locked.q.val().into());
+        self.regs.val[3].next = bit_cast::<32, { spec::PORT_ID_BITS }>(self.lock_id.q.val());
+        self.regs.val[4].next = bit_cast::<32, 1>(self.cfg_error.q.val().into());
+        self.regs.val[5].next = self.grants.q.val();
+        self.regs.val[6].next = self.stalls.q.val();
+        self.cfg_rdata.next = self.regs.rdata.val();
     }
 }
 

@@ -19,25 +19,24 @@
 //! * Signed values are 18-bit two's complement `Bits`, compared with explicit sign handling,
 //!   so the emitted Verilog is plain unsigned Verilog-2005.
 //!
-//! Register file: the read multiplexer and the write decode are built by looping over the
-//! register table `golden::spec::THROTTLE_REGISTERS` (addresses, field positions and widths,
-//! sign extension, reserved bits, valid ranges) and its `RELATIONS`, so a field or a range
-//! changed in the table changes the RTL. What the table cannot know is which signal holds a
-//! field's value: that binding is written once, in [`MemThrottle::update`] (`rf_val`, in table
-//! order, and the relations' `rel_on`/`rel_cur`), and [`MemThrottle::default`] checks that it
-//! covers the table. Which writes are valid is decided only by `write_ok` (the credit updates
-//! of start, stop and restart use it).
+//! Register file: the read multiplexer and the write decode are the shared sub-block
+//! [`crate::regfile::RegFile`], built by looping over the register table
+//! `golden::spec::THROTTLE_REGISTERS` (addresses, field positions and widths, sign extension,
+//! reserved bits, valid ranges) and its `RELATIONS`, so a field or a range changed in the
+//! table changes the RTL. What the table cannot know is which signal holds a field's value:
+//! that binding is written once, in [`MemThrottle::update`] (`regs.val`, in table order, and
+//! the relations' `regs.rel_on`/`regs.rel_cur`), and [`MemThrottle::default`] checks that it
+//! covers the table. Which writes are valid is decided only by the register file's `write_ok`
+//! (the credit updates of start, stop and restart use it).
 
-use crate::arbiter::{readable_fields, signals};
-use golden::spec::{self, Field, Register, Relation, throttle as reg};
+use crate::regfile::RegFile;
+use golden::spec::{self, RegisterBlock, Relation, throttle as reg};
 use rust_hdl::prelude::*;
 
 /// Address type.
 type Addr = Bits<{ spec::CFG_ADDR_BITS }>;
-/// Read-data type.
-type Word = Bits<{ spec::CFG_RDATA_BITS }>;
 
-/// The readable fields the RTL binds a signal to, in table order (`rf_val[k]` in `update`).
+/// The readable fields the RTL binds a signal to, in table order (`regs.val[k]` in `update`).
 const BOUND_FIELDS: [&str; 12] = [
     "WINDOW",
     "TARGET",
@@ -53,8 +52,8 @@ const BOUND_FIELDS: [&str; 12] = [
     "PERF_WINDOWS",
 ];
 
-/// The relations the RTL binds signals to (`rel_on`, `rel_cur` in `update`): `TARGET` against
-/// the `WINDOW` switch. Panics, naming the file to change, when the table has another one.
+/// The relations the RTL binds signals to (`regs.rel_on`, `regs.rel_cur` in `update`):
+/// `TARGET` against the `WINDOW` switch. Panics, naming the file to change, when the table has another one.
 fn bound_relations() -> &'static [Relation] {
     for rel in reg::RELATIONS {
         let Relation::AtLeastWhileOn {
@@ -155,33 +154,8 @@ pub struct MemThrottle {
     set_value: Signal<Local, Credit>,
     credit: Signal<Local, Credit>,
     write_ok: Signal<Local, Bit>,
-    // Read multiplexer, one entry per readable field of the register table, in table order:
-    // the field's raw value (bound in `update`), placed at its lsb and sign-extended, and the
-    // running OR of its register's fields up to it.
-    rf_val: Vec<Signal<Local, Word>>,
-    rf_placed: Vec<Signal<Local, Word>>,
-    rf_acc: Vec<Signal<Local, Word>>,
-    rf_addr: Vec<Constant<Addr>>,
-    rf_lsb: Vec<Constant<Word>>,
-    rf_sign: Vec<Constant<Word>>,
-    rf_ext: Vec<Constant<Word>>,
-    /// The field is its register's first (the OR restarts) / last (the word is complete).
-    rf_first: Vec<Constant<Bit>>,
-    rf_last: Vec<Constant<Bit>>,
-    // Write decode, one entry per writable register: its address and reserved bits.
-    wr_addr: Vec<Constant<Addr>>,
-    wr_reserved: Vec<Constant<Reg16>>,
-    // Per configuration field with a smallest value: below it (and not its off value) is refused.
-    lo_addr: Vec<Constant<Addr>>,
-    lo_min: Vec<Constant<Reg16>>,
-    lo_off: Vec<Constant<Reg16>>,
-    // Per relation `register >= min while switch != 0` (`reg::RELATIONS`): its addresses and
-    // minimum, whether the switch is on, the constrained register's value (bound in `update`).
-    rel_reg: Vec<Constant<Addr>>,
-    rel_sw: Vec<Constant<Addr>>,
-    rel_min: Vec<Constant<Reg16>>,
-    rel_on: Vec<Signal<Local, Bit>>,
-    rel_cur: Vec<Signal<Local, Reg16>>,
+    /// The register file: read multiplexer and write check, from the table.
+    regs: RegFile,
     // Addresses and `CTRL` bits the datapath acts on, from the table.
     a_window: Constant<Addr>,
     a_target: Constant<Addr>,
@@ -198,24 +172,7 @@ impl Default for MemThrottle {
     fn default() -> Self {
         let a = |x: u8| Constant::new(Bits::from(u64::from(x)));
         let r16 = |x: u32| Constant::new(Bits::from(u64::from(x)));
-        let word = |x: u64| Constant::new(Bits::from(x & u64::from(u32::MAX)));
-        // The sign bit of a signed field in the register word (0 for an unsigned one).
-        let sign = |f: &Field| u64::from(f.signed) << (f.lsb + f.width - 1);
-        let fields = readable_fields(spec::THROTTLE_REGISTERS);
-        let names: Vec<&str> = fields.iter().map(|(_, f)| f.name).collect();
-        assert_eq!(
-            names, BOUND_FIELDS,
-            "the register table's readable fields changed: bind their signals (rf_val) in \
-             hw/src/throttle.rs"
-        );
-        let writable: Vec<&Register> = spec::THROTTLE_REGISTERS
-            .iter()
-            .filter(|r| r.access.writable())
-            .collect();
-        let lower: Vec<&Register> = reg::config_registers()
-            .filter(|r| r.field().valid.min() > 0)
-            .collect();
-        let rels = bound_relations();
+        bound_relations();
         Self {
             clock: Default::default(),
             up_valid: Default::default(),
@@ -270,46 +227,7 @@ impl Default for MemThrottle {
             set_value: Default::default(),
             credit: Default::default(),
             write_ok: Default::default(),
-            rf_val: signals(fields.len()),
-            rf_placed: signals(fields.len()),
-            rf_acc: signals(fields.len() + 1),
-            rf_addr: fields.iter().map(|(r, _)| a(r.addr)).collect(),
-            rf_lsb: fields.iter().map(|(_, f)| word(u64::from(f.lsb))).collect(),
-            rf_sign: fields.iter().map(|(_, f)| word(sign(f))).collect(),
-            rf_ext: fields
-                .iter()
-                .map(|(_, f)| word(if sign(f) == 0 { 0 } else { !(2 * sign(f) - 1) }))
-                .collect(),
-            rf_first: fields
-                .iter()
-                .map(|(r, f)| Constant::new(std::ptr::eq(*f, &r.fields[0])))
-                .collect(),
-            rf_last: fields
-                .iter()
-                .map(|(r, f)| Constant::new(std::ptr::eq(*f, r.fields.last().unwrap())))
-                .collect(),
-            wr_addr: writable.iter().map(|r| a(r.addr)).collect(),
-            wr_reserved: writable.iter().map(|r| r16(r.reserved().into())).collect(),
-            lo_addr: lower.iter().map(|r| a(r.addr)).collect(),
-            lo_min: lower.iter().map(|r| r16(r.field().valid.min())).collect(),
-            lo_off: lower
-                .iter()
-                .map(|r| {
-                    let v = r.field().valid;
-                    r16(v.off().unwrap_or(v.min()))
-                })
-                .collect(),
-            rel_reg: rels.iter().map(|r| a(r.register())).collect(),
-            rel_sw: rels
-                .iter()
-                .map(|&Relation::AtLeastWhileOn { switch, .. }| a(switch))
-                .collect(),
-            rel_min: rels
-                .iter()
-                .map(|&Relation::AtLeastWhileOn { min, .. }| r16(min))
-                .collect(),
-            rel_on: signals(rels.len()),
-            rel_cur: signals(rels.len()),
+            regs: RegFile::new(RegisterBlock::Throttle, &BOUND_FIELDS, "hw/src/throttle.rs"),
             a_window: a(reg::WINDOW),
             a_target: a(reg::TARGET),
             a_burst: a(reg::BURST),
@@ -361,39 +279,15 @@ impl Logic for MemThrottle {
         self.fired_wide.next =
             bit_cast::<{ spec::CREDIT_BITS }, { spec::BEATS_BITS }>(self.fired.val());
 
-        // Which writes are valid, from the register table: a writable address with no
-        // reserved bit set, not below the field's smallest value (unless its off value), and
-        // every relation `register >= min while switch != 0` kept.
-        self.rel_on[0].next = self.enabled.val();
-        self.rel_cur[0].next = self.target.q.val();
-        self.write_ok.next = false;
-        for k in 0..self.wr_addr.len() {
-            if self.cfg_addr.val() == self.wr_addr[k].val() {
-                self.write_ok.next = (self.cfg_wdata.val() & self.wr_reserved[k].val()) == 0;
-            }
-        }
-        for k in 0..self.lo_addr.len() {
-            if (self.cfg_addr.val() == self.lo_addr[k].val())
-                & (self.cfg_wdata.val() < self.lo_min[k].val())
-                & (self.cfg_wdata.val() != self.lo_off[k].val())
-            {
-                self.write_ok.next = false;
-            }
-        }
-        for k in 0..self.rel_reg.len() {
-            if (self.cfg_addr.val() == self.rel_reg[k].val())
-                & self.rel_on[k].val()
-                & (self.cfg_wdata.val() < self.rel_min[k].val())
-            {
-                self.write_ok.next = false;
-            }
-            if (self.cfg_addr.val() == self.rel_sw[k].val())
-                & (self.cfg_wdata.val() != 0)
-                & (self.rel_cur[k].val() < self.rel_min[k].val())
-            {
-                self.write_ok.next = false;
-            }
-        }
+        // Which writes are valid: the register file decides (from the table); the relation
+        // `TARGET >= min while WINDOW != 0` is bound to the running flag and TARGET (the
+        // registers themselves: a local such as `enabled` here makes Verilator see a
+        // combinational loop through the sub-block, UNOPTFLAT).
+        self.regs.cfg_addr.next = self.cfg_addr.val();
+        self.regs.cfg_wdata.next = self.cfg_wdata.val();
+        self.regs.rel_on[0].next = self.en.q.val();
+        self.regs.rel_cur[0].next = self.target.q.val();
+        self.write_ok.next = self.regs.write_ok.val();
 
         // Charging: avail' = base - f, with base = avail, or at a window end
         // min(avail, BURST - 1) + TARGET (registers only, in parallel with `fire`).
@@ -538,37 +432,21 @@ impl Logic for MemThrottle {
         self.perf_bubble.next = self.bubbles.q.val();
         self.perf_wait.next = self.waits.q.val();
         self.perf_windows.next = self.windows.q.val();
-        // The read port. Each readable field's value (the binding: one line per field, in the
-        // order of the register table, `BOUND_FIELDS`), then, for every field as the table
-        // says, placed at its lsb, sign-extended if signed, and ORed with the fields before it
-        // in its register; the addressed register's word is the OR at its last field.
-        self.rf_val[0].next = bit_cast::<32, { spec::COUNTER_BITS }>(self.window.q.val());
-        self.rf_val[1].next = bit_cast::<32, { spec::COUNTER_BITS }>(self.target.q.val());
-        self.rf_val[2].next = bit_cast::<32, { spec::COUNTER_BITS }>(self.burst.q.val());
-        self.rf_val[3].next = bit_cast::<32, 1>(self.in_bubble.val().into());
-        self.rf_val[4].next = bit_cast::<32, 1>(self.cfg_error.q.val().into());
-        self.rf_val[5].next = bit_cast::<32, { spec::COUNTER_BITS }>(self.wc.q.val());
-        self.rf_val[6].next = bit_cast::<32, { spec::CREDIT_BITS }>(self.credit.val());
-        self.rf_val[7].next = self.reqs.q.val();
-        self.rf_val[8].next = self.beats.q.val();
-        self.rf_val[9].next = self.bubbles.q.val();
-        self.rf_val[10].next = self.waits.q.val();
-        self.rf_val[11].next = self.windows.q.val();
-        self.rf_acc[0].next = 0.into();
-        self.cfg_rdata.next = 0.into();
-        for k in 0..self.rf_addr.len() {
-            self.rf_placed[k].next = self.rf_val[k].val() << self.rf_lsb[k].val();
-            if ((self.rf_val[k].val() << self.rf_lsb[k].val()) & self.rf_sign[k].val()) != 0 {
-                self.rf_placed[k].next =
-                    (self.rf_val[k].val() << self.rf_lsb[k].val()) | self.rf_ext[k].val();
-            }
-            self.rf_acc[k + 1].next = self.rf_acc[k].val() | self.rf_placed[k].val();
-            if self.rf_first[k].val() {
-                self.rf_acc[k + 1].next = self.rf_placed[k].val();
-            }
-            if (self.cfg_addr.val() == self.rf_addr[k].val()) & self.rf_last[k].val() {
-                self.cfg_rdata.next = self.rf_acc[k + 1].val();
-            }
-        }
+        // The read port: each readable field's value (the binding: one line per field, in the
+        // order of the register table, `BOUND_FIELDS`); the register file places, extends and
+        // selects them as the table says.
+        self.regs.val[0].next = bit_cast::<32, { spec::COUNTER_BITS }>(self.window.q.val());
+        self.regs.val[1].next = bit_cast::<32, { spec::COUNTER_BITS }>(self.target.q.val());
+        self.regs.val[2].next = bit_cast::<32, { spec::COUNTER_BITS }>(self.burst.q.val());
+        self.regs.val[3].next = bit_cast::<32, 1>(self.in_bubble.val().into());
+        self.regs.val[4].next = bit_cast::<32, 1>(self.cfg_error.q.val().into());
+        self.regs.val[5].next = bit_cast::<32, { spec::COUNTER_BITS }>(self.wc.q.val());
+        self.regs.val[6].next = bit_cast::<32, { spec::CREDIT_BITS }>(self.credit.val());
+        self.regs.val[7].next = self.reqs.q.val();
+        self.regs.val[8].next = self.beats.q.val();
+        self.regs.val[9].next = self.bubbles.q.val();
+        self.regs.val[10].next = self.waits.q.val();
+        self.regs.val[11].next = self.windows.q.val();
+        self.cfg_rdata.next = self.regs.rdata.val();
     }
 }
