@@ -699,6 +699,41 @@ impl SocScenario {
     }
 }
 
+/// A data-checked run (tile or SoC) passed: every port matched every cycle, the RTL went idle
+/// in the same cycle as the golden model, and the output matrices are right.
+pub fn data_checked_ok(
+    r: &CosimReport,
+    rtl_cycles: Option<u64>,
+    golden_cycles: u64,
+    data_ok: Option<bool>,
+) -> bool {
+    r.passed() && data_ok == Some(true) && rtl_cycles == Some(golden_cycles)
+}
+
+/// The human report's end of a data-checked run: when RTL and golden went idle, and whether
+/// the output matrices equal the reference (`right` names them with their verb, e.g. "the
+/// output matrix (RTL and golden memory) equals").
+pub fn print_idle_and_data(
+    r: &CosimReport,
+    rtl_cycles: Option<u64>,
+    golden_cycles: u64,
+    data_ok: Option<bool>,
+    right: &str,
+) {
+    match rtl_cycles {
+        Some(c) => println!("RTL idle after {c} cycles, golden after {golden_cycles}"),
+        None if r.passed() => {
+            println!("RTL NOT idle when golden was (after {golden_cycles} cycles)")
+        }
+        None => {}
+    }
+    match data_ok {
+        Some(true) => println!("data: {right} the reference matmul"),
+        Some(false) => println!("data: WRONG output matrix (see the JSON or rerun)"),
+        None => {}
+    }
+}
+
 /// The result of an SoC co-simulation.
 pub struct SocOutcome {
     /// The engine's report.
@@ -711,9 +746,12 @@ impl SocOutcome {
     /// Every port matched every cycle, the RTL ended idle with the golden model, and every
     /// output matrix is right.
     pub fn ok(&self) -> bool {
-        self.report.passed()
-            && self.stats.data_ok == Some(true)
-            && self.stats.rtl_cycles == Some(self.stats.golden_cycles)
+        data_checked_ok(
+            &self.report,
+            self.stats.rtl_cycles,
+            self.stats.golden_cycles,
+            self.stats.data_ok,
+        )
     }
 
     /// The whole result as one JSON object (the `--json` interface).
@@ -815,25 +853,16 @@ fn soc_cmd(a: &CosimArgs) -> Result<ExitCode> {
             }
         }
         print!("{r}");
-        match st.rtl_cycles {
-            Some(c) => println!(
-                "RTL idle after {c} cycles, golden after {}",
-                st.golden_cycles
-            ),
-            None if r.passed() => println!(
-                "RTL NOT idle when golden was (after {} cycles)",
-                st.golden_cycles
-            ),
-            None => {}
-        }
-        match st.data_ok {
-            Some(true) => println!(
-                "data: all {} output matrices (RTL and golden memory) equal the reference matmul",
+        print_idle_and_data(
+            r,
+            st.rtl_cycles,
+            st.golden_cycles,
+            st.data_ok,
+            &format!(
+                "all {} output matrices (RTL and golden memory) equal",
                 s.shapes.len()
             ),
-            Some(false) => println!("data: WRONG output matrix (see the JSON or rerun)"),
-            None => {}
-        }
+        );
         if !o.ok() {
             println!("reproduce: {}", s.command(seed));
         }

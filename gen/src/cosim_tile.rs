@@ -4,8 +4,8 @@
 //! output matrix is read back from the RTL's memory and checked against a reference matmul.
 
 use crate::cosim::{
-    CosimArgs, check_vcd_path, clock_seed, default_shift, extend_json, progress_bar, report_json,
-    shape_str,
+    CosimArgs, check_vcd_path, clock_seed, data_checked_ok, default_shift, extend_json,
+    print_idle_and_data, progress_bar, report_json, shape_str,
 };
 use crate::usage;
 use anyhow::{Context, Result};
@@ -80,9 +80,12 @@ impl TileOutcome {
     /// Every port matched every cycle, the RTL ended idle with the golden model, and the
     /// output matrix is right.
     pub fn ok(&self) -> bool {
-        self.report.passed()
-            && self.stats.data_ok == Some(true)
-            && self.stats.rtl_cycles == Some(self.stats.golden_cycles)
+        data_checked_ok(
+            &self.report,
+            self.stats.rtl_cycles,
+            self.stats.golden_cycles,
+            self.stats.data_ok,
+        )
     }
 
     /// The whole result as one JSON object (the `--json` interface).
@@ -182,24 +185,13 @@ pub fn tile_cmd(a: &CosimArgs) -> Result<ExitCode> {
             st.dma_stalls
         );
         print!("{r}");
-        match st.rtl_cycles {
-            Some(c) => println!(
-                "RTL idle after {c} cycles, golden after {}",
-                st.golden_cycles
-            ),
-            None if r.passed() => println!(
-                "RTL NOT idle when golden was (after {} cycles)",
-                st.golden_cycles
-            ),
-            None => {}
-        }
-        match st.data_ok {
-            Some(true) => println!(
-                "data: the output matrix (RTL and golden memory) equals the reference matmul"
-            ),
-            Some(false) => println!("data: WRONG output matrix (see the JSON or rerun)"),
-            None => {}
-        }
+        print_idle_and_data(
+            r,
+            st.rtl_cycles,
+            st.golden_cycles,
+            st.data_ok,
+            "the output matrix (RTL and golden memory) equals",
+        );
         if !o.ok() {
             println!("reproduce: {}", command(&s, seed));
         }
