@@ -31,3 +31,24 @@ fn readme_shows_the_register_map_and_test_command() {
          with the output of `cargo run -p moca-gen -- regs --readme`"
     );
 }
+
+#[test]
+fn every_file_the_readme_links_exists() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let mut checked = 0;
+    for part in readme.split("](").skip(1) {
+        let Some(target) = part.split(')').next() else {
+            continue;
+        };
+        let target = target.split('#').next().unwrap_or_default();
+        if target.is_empty() || target.contains("://") {
+            continue;
+        }
+        assert!(
+            repo().join(target).exists(),
+            "README.md links {target}, which does not exist"
+        );
+        checked += 1;
+    }
+    assert!(checked > 5, "found only {checked} relative links in README.md");
+}

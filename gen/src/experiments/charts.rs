@@ -1,8 +1,59 @@
-//! The sweep's charts, drawn with `plotters` (SVG; every chart has a title, labelled axes with
-//! ticks and values, and a legend), and `bandwidth.csv`, the data of the bandwidth chart.
+//! The sweep's charts, drawn with `plotters` as SVG and PNG (every chart has a title, labelled
+//! axes with ticks and values, and a legend), and `bandwidth.csv`, the data of the bandwidth
+//! chart.
+//!
+//! Text is laid out (both formats) and rasterised (PNG) with one font compiled into the binary
+//! (Ubuntu Light from the `epaint_default_fonts` crate, registered with plotters' `ab_glyph`
+//! backend as `sans-serif`), so no chart depends on the fonts installed on the machine.
 
 use super::*;
+use plotters::coord::Shift;
 use plotters::prelude::*;
+use std::sync::OnceLock;
+
+/// A chart in both formats.
+pub struct Chart {
+    /// The SVG document.
+    pub svg: String,
+    /// The PNG image (8-bit RGB).
+    pub png: Vec<u8>,
+}
+
+/// Register the chart font once per process (plotters keeps fonts in a global table).
+fn register_font() -> Result<()> {
+    static DONE: OnceLock<bool> = OnceLock::new();
+    let ok = *DONE.get_or_init(|| {
+        plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            epaint_default_fonts::UBUNTU_LIGHT,
+        )
+        .is_ok()
+    });
+    anyhow::ensure!(ok, "the chart font (Ubuntu Light) could not be loaded");
+    Ok(())
+}
+
+/// Draw one chart of `size` pixels with `draw` into an SVG string and a PNG image.
+fn render(
+    size: (u32, u32),
+    draw: impl Fn(DrawingArea<SVGBackend, Shift>) -> Result<()>,
+    draw_png: impl Fn(DrawingArea<BitMapBackend, Shift>) -> Result<()>,
+) -> Result<Chart> {
+    register_font()?;
+    let mut svg = String::new();
+    draw(SVGBackend::with_string(&mut svg, size).into_drawing_area())?;
+    let mut rgb = vec![0u8; 3 * size.0 as usize * size.1 as usize];
+    draw_png(BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area())?;
+    let mut png = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut png, size.0, size.1);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.write_header()?.write_image_data(&rgb)?;
+    }
+    Ok(Chart { svg, png })
+}
 
 /// One colour per policy, in [`Policy::ALL`] order.
 const POLICY_COLORS: [RGBColor; 4] = [
@@ -30,7 +81,7 @@ fn draw_err<E: std::fmt::Display>(e: E) -> anyhow::Error {
 
 /// A grouped bar chart: one group per (set, QoS), one bar per policy, a dashed line at 1 (the
 /// static partition).
-pub fn bar_chart(cells: &[Cell], title: &str, value: impl Fn(&Cell) -> f64) -> Result<String> {
+pub fn bar_chart(cells: &[Cell], title: &str, value: impl Fn(&Cell) -> f64) -> Result<Chart> {
     let mut groups: Vec<(String, String)> = cells
         .iter()
         .map(|c| (c.set.clone(), c.qos.clone()))
@@ -45,9 +96,29 @@ pub fn bar_chart(cells: &[Cell], title: &str, value: impl Fn(&Cell) -> f64) -> R
         * 1.15;
     let n = groups.len().max(1);
     let width = (160 + 90 * n) as u32;
-    let mut svg = String::new();
+    let groups = &groups;
+    let value = &value;
+    render(
+        (width, 360),
+        |root| draw_bars(root, cells, groups, title, vmax, value),
+        |root| draw_bars(root, cells, groups, title, vmax, value),
+    )
+}
+
+/// The body of [`bar_chart`] on any plotters backend.
+fn draw_bars<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    cells: &[Cell],
+    groups: &[(String, String)],
+    title: &str,
+    vmax: f64,
+    value: &impl Fn(&Cell) -> f64,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let n = groups.len().max(1);
     {
-        let root = SVGBackend::with_string(&mut svg, (width, 360)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 16))
@@ -117,7 +188,7 @@ pub fn bar_chart(cells: &[Cell], title: &str, value: impl Fn(&Cell) -> f64) -> R
             .map_err(draw_err)?;
         root.present().map_err(draw_err)?;
     }
-    Ok(svg)
+    Ok(())
 }
 
 /// One row of `bandwidth.csv` (serde record).
@@ -151,10 +222,10 @@ pub(super) fn bandwidth_csv(exp: &Experiment, r: &RunReport) -> Result<Vec<u8>> 
     Ok(w.into_inner().map_err(|e| e.into_error())?)
 }
 
-/// `bandwidth.svg`: per-network DRAM bandwidth over the first quarter of the traced run,
-/// stacked and averaged over fixed time bins (so the chart stays small whatever the number of
-/// events), with the channel's peak as a dashed line.
-pub(super) fn bandwidth_svg(exp: &Experiment, r: &RunReport) -> Result<String> {
+/// `bandwidth.svg` / `bandwidth.png`: per-network DRAM bandwidth over the first quarter of the
+/// traced run, stacked and averaged over fixed time bins (so the chart stays small whatever the
+/// number of events), with the channel's peak as a dashed line.
+pub(super) fn bandwidth_chart(exp: &Experiment, r: &RunReport) -> Result<Chart> {
     let end = r.sim.trace.last().map_or(1, |s| s.end).max(1) as f64;
     let horizon = (end * 0.25).max(1.0);
     let peak = exp.sim.dram_peak_rows_per_cycle;
@@ -187,9 +258,49 @@ pub(super) fn bandwidth_svg(exp: &Experiment, r: &RunReport) -> Result<String> {
         "DRAM bandwidth per network, MoCA, set {} QoS {} seed {}",
         r.set, r.qos, r.seed
     );
-    let mut svg = String::new();
+    let d = BandwidthData {
+        names: &exp.network_names,
+        acc: &acc,
+        bin,
+        horizon,
+        peak,
+        stacked_max,
+        title: &title,
+    };
+    render(
+        (900, 400),
+        |root| draw_bandwidth(root, &d),
+        |root| draw_bandwidth(root, &d),
+    )
+}
+
+/// What [`bandwidth_chart`] draws.
+struct BandwidthData<'a> {
+    names: &'a [String],
+    /// Per time bin, per network: mean rows per cycle.
+    acc: &'a [Vec<f64>],
+    bin: f64,
+    horizon: f64,
+    peak: f64,
+    stacked_max: f64,
+    title: &'a str,
+}
+
+/// The body of [`bandwidth_chart`] on any plotters backend.
+fn draw_bandwidth<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &BandwidthData) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let BandwidthData {
+        names,
+        acc,
+        bin,
+        horizon,
+        peak,
+        stacked_max,
+        title,
+    } = *d;
     {
-        let root = SVGBackend::with_string(&mut svg, (900, 400)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 16))
@@ -208,8 +319,8 @@ pub(super) fn bandwidth_svg(exp: &Experiment, r: &RunReport) -> Result<String> {
             .y_desc("DRAM rows (16 B) per cycle")
             .draw()
             .map_err(draw_err)?;
-        let mut base = vec![0.0f64; BINS];
-        for (net, name) in exp.network_names.iter().enumerate() {
+        let mut base = vec![0.0f64; acc.len()];
+        for (net, name) in names.iter().enumerate() {
             let color = NET_COLORS[net % NET_COLORS.len()];
             let rects: Vec<Rectangle<(f64, f64)>> = acc
                 .iter()
@@ -250,5 +361,5 @@ pub(super) fn bandwidth_svg(exp: &Experiment, r: &RunReport) -> Result<String> {
             .map_err(draw_err)?;
         root.present().map_err(draw_err)?;
     }
-    Ok(svg)
+    Ok(())
 }

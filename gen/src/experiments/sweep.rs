@@ -5,11 +5,11 @@ use super::*;
 /// Arguments of `moca sweep`.
 #[derive(clap::Args, Debug, Clone)]
 #[command(
-    about = "Run every policy x workload set x QoS level x seed and write CSV, Markdown and SVG",
+    about = "Run every policy x workload set x QoS level x seed and write CSV, Markdown, SVG and PNG",
     long_about = "Run the paper's experiment matrix: every policy x workload set x QoS level, \
 for K seeds each, in parallel. Writes into DIR:\n  runs.csv        one row per run\n  summary.md      \
-means with standard deviation, and averages normalised to static\n  sla.svg, stp.svg, fairness.svg  \
-bar charts per set/QoS normalised to static\n  bandwidth.svg, bandwidth.csv  per-tenant DRAM \
+means with standard deviation, and averages normalised to static\n  sla, stp, fairness (.svg and .png)  \
+bar charts per set/QoS normalised to static\n  bandwidth.svg, bandwidth.png, bandwidth.csv  per-tenant DRAM \
 bandwidth over time of one MoCA run (set C, QoS M, first seed)\n\nEverything is computed \
 first, then the files are written under temporary names and renamed into place together: a \
 failure or a killed run never leaves a half-written file or a half-replaced directory. DIR must \
@@ -126,19 +126,20 @@ pub fn sweep_to(args: &SweepArgs) -> Result<SweepSummary> {
     );
     for (file, title, f) in [
         (
-            "sla.svg",
+            "sla",
             "SLA satisfaction rate (normalised to static)",
             0usize,
         ),
-        ("stp.svg", "STP (normalised to static)", 1),
-        ("fairness.svg", "Fairness (normalised to static)", 2),
+        ("stp", "STP (normalised to static)", 1),
+        ("fairness", "Fairness (normalised to static)", 2),
     ] {
-        let svg = bar_chart(&cells, title, |c| match f {
+        let chart = bar_chart(&cells, title, |c| match f {
             0 => c.sla_vs_static,
             1 => c.stp_vs_static,
             _ => c.fairness_vs_static,
         })?;
-        out.add(file, svg);
+        out.add(&format!("{file}.svg"), chart.svg);
+        out.add(&format!("{file}.png"), chart.png);
     }
     // Bandwidth over time of one MoCA run.
     let set = if exp.mix.contains_key("C") {
@@ -165,7 +166,9 @@ pub fn sweep_to(args: &SweepArgs) -> Result<SweepSummary> {
     };
     let traced = experiment::run(&exp, &profiles, &cfg, true)?;
     out.add("bandwidth.csv", bandwidth_csv(&exp, &traced)?);
-    out.add("bandwidth.svg", bandwidth_svg(&exp, &traced)?);
+    let chart = bandwidth_chart(&exp, &traced)?;
+    out.add("bandwidth.svg", chart.svg);
+    out.add("bandwidth.png", chart.png);
     out.commit()?;
     Ok(SweepSummary {
         averages,
@@ -226,6 +229,33 @@ mod tests {
         ] {
             let text = std::fs::read_to_string(dir.join(f)).unwrap();
             assert!(!text.is_empty(), "{f}");
+        }
+        // Every chart is also a PNG of the SVG's size, with its text rasterised: the strip left
+        // of the y axis holds only the axis title and the tick values, so it has dark pixels
+        // only if the compiled-in font drew them.
+        for f in ["sla", "stp", "fairness", "bandwidth"] {
+            let svg = std::fs::read_to_string(dir.join(format!("{f}.svg"))).unwrap();
+            let dec = png::Decoder::new(std::fs::File::open(dir.join(format!("{f}.png"))).unwrap());
+            let mut reader = dec.read_info().unwrap();
+            let mut buf = vec![0; reader.output_buffer_size()];
+            let info = reader.next_frame(&mut buf).unwrap();
+            assert_eq!(info.color_type, png::ColorType::Rgb, "{f}.png");
+            let size = format!("width=\"{}\" height=\"{}\"", info.width, info.height);
+            assert!(
+                svg.contains(&size),
+                "{f}.png is not the SVG's size ({size})"
+            );
+            let dark = (0..info.height as usize)
+                .flat_map(|y| (0..45).map(move |x| (x, y)))
+                .filter(|&(x, y)| {
+                    let i = 3 * (y * info.width as usize + x);
+                    buf[i..i + 3].iter().all(|&c| c < 100)
+                })
+                .count();
+            assert!(
+                dark > 100,
+                "{f}.png has no text left of its y axis ({dark} dark pixels)"
+            );
         }
         // Every chart has labelled axes with tick values.
         for (f, axes) in [
