@@ -27,6 +27,12 @@
 //! consistent (`picker_masks_consistent`). The cycle behaviour is unchanged: co-simulation
 //! against the golden twin, cycle by cycle.
 //!
+//! Each node's decision reaches the muxes and the grant pass through a kept net
+//! ([`KeepBit`], `t_pick`), so synthesis maps the decision once per node instead of merging
+//! it, duplicated, into the wide data multiplexers: on ECP5 the 16-port arbiter's Fmax then
+//! meets 110 MHz at every placement seed (docs/HARDWARE.md, "Arbiter timing"). The emitted
+//! Verilog is proven equivalent to the one without kept nets (yosys `equiv_induct`).
+//!
 //! # Register file
 //! As in `hw::throttle`, the read multiplexer and the write decode are the shared sub-block
 //! [`crate::regfile::RegFile`], built by looping over the register table
@@ -36,6 +42,7 @@
 //! in table order), and [`BusArbiter::new`] checks that it covers the table. Which writes are
 //! valid is decided only by the register file's `write_ok`.
 
+use crate::keep::KeepBit;
 use crate::regfile::RegFile;
 use golden::cfg::{ConfigError, check_ports};
 use golden::spec::{self, RegisterBlock, arbiter as reg};
@@ -149,6 +156,8 @@ pub struct BusArbiter {
     t_addr: Vec<Signal<Local, Bits<{ spec::ADDR_BITS }>>>,
     /// Internal node `i` picks its upper child (`2i + 2`).
     t_upper: Vec<Signal<Local, Bit>>,
+    /// `t_upper` on a kept net (see [`KeepBit`]): what the muxes and the grant read.
+    t_pick: Vec<KeepBit>,
     /// Node on the selected path (top-down).
     t_sel: Vec<Signal<Local, Bit>>,
     /// The selected leaf lies left of this node's subtree (top-down; none when `N = 1`).
@@ -237,6 +246,7 @@ impl BusArbiter {
             t_beats: signals(nodes),
             t_addr: signals(nodes),
             t_upper: signals(n - 1),
+            t_pick: (0..n - 1).map(|_| KeepBit::default()).collect(),
             t_sel: signals(nodes),
             t_left: signals(if n > 1 { nodes } else { 0 }),
             left_of: signals(n - 1),
@@ -385,7 +395,8 @@ impl Logic for BusArbiter {
                     self.t_next[n - 2 - j].next = self.t_next[2 * n - 3 - 2 * j].val();
                     self.t_beats[n - 2 - j].next = self.t_beats[2 * n - 3 - 2 * j].val();
                     self.t_addr[n - 2 - j].next = self.t_addr[2 * n - 3 - 2 * j].val();
-                    if self.t_upper[n - 2 - j].val() {
+                    self.t_pick[n - 2 - j].d.next = self.t_upper[n - 2 - j].val();
+                    if self.t_pick[n - 2 - j].q.val() {
                         self.t_id[n - 2 - j].next = self.t_id[2 * n - 2 - 2 * j].val();
                         self.t_next[n - 2 - j].next = self.t_next[2 * n - 2 - 2 * j].val();
                         self.t_beats[n - 2 - j].next = self.t_beats[2 * n - 2 - 2 * j].val();
@@ -395,8 +406,8 @@ impl Logic for BusArbiter {
                 // Top-down: each internal node passes the selection to the child it picked.
                 self.t_sel[0].next = self.t_any[0].val();
                 for i in 0..self.t_upper.len() {
-                    self.t_sel[2 * i + 1].next = self.t_sel[i].val() & !self.t_upper[i].val();
-                    self.t_sel[2 * i + 2].next = self.t_sel[i].val() & self.t_upper[i].val();
+                    self.t_sel[2 * i + 1].next = self.t_sel[i].val() & !self.t_pick[i].q.val();
+                    self.t_sel[2 * i + 2].next = self.t_sel[i].val() & self.t_pick[i].q.val();
                 }
                 for k in 0..self.deep() {
                     self.grant[k].next = self.t_sel[k + p - 1].val();

@@ -9,6 +9,7 @@ pub mod arbiter;
 pub mod emit;
 pub mod formal;
 pub mod harness;
+pub mod keep;
 pub mod regfile;
 pub mod soc;
 pub mod throttle;

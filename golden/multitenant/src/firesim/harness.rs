@@ -456,41 +456,49 @@ mod tests {
         })
     }
 
+    /// A round of `levels` queue levels in which sub-group `s` runs the slots given for it.
+    fn round<const N: usize>(levels: u32, runs: [(usize, Vec<Slot>); N]) -> RoundPlan {
+        let mut sub_groups: [Vec<Slot>; SUB_GROUPS] = Default::default();
+        for (s, slots) in runs {
+            sub_groups[s] = slots;
+        }
+        RoundPlan { levels, sub_groups }
+    }
+
+    /// A round's timing: the slot durations of the sub-groups given, and every tile's wall.
+    fn timing<const N: usize>(
+        slots: [(usize, Vec<(u64, u64)>); N],
+        wall: [u64; TILES],
+    ) -> RoundTiming {
+        let mut t = RoundTiming {
+            wall,
+            ..Default::default()
+        };
+        for (s, d) in slots {
+            t.slots[s] = d;
+        }
+        t
+    }
+
     #[test]
     fn virtual_clocks_floor_sentinel_and_empty_rounds() {
         // Round 0: sub-group 0 runs task 0 (100 cycles) then task 1 (50 cycles); sub-group 1
         // runs task 2 (30 cycles on tile 2, 40 on tile 3). Round 1 is empty. Round 2: sub-group 2
         // runs task 3 (10 cycles).
-        let mut r0: [Vec<Slot>; 4] = Default::default();
-        r0[0] = vec![solo(0), solo(1)];
-        r0[1] = vec![solo(2)];
-        let mut r2: [Vec<Slot>; 4] = Default::default();
-        r2[2] = vec![solo(3)];
         let plan = Plan {
             rounds: vec![
-                RoundPlan {
-                    levels: 1,
-                    sub_groups: r0,
-                },
-                RoundPlan {
-                    levels: 0,
-                    sub_groups: Default::default(),
-                },
-                RoundPlan {
-                    levels: 1,
-                    sub_groups: r2,
-                },
+                round(1, [(0, vec![solo(0), solo(1)]), (1, vec![solo(2)])]),
+                round(0, []),
+                round(1, [(2, vec![solo(3)])]),
             ],
             conv: vec![1; 5],
         };
-        let mut t0 = RoundTiming::default();
-        t0.slots[0] = vec![(100, 90), (50, 60)];
-        t0.slots[1] = vec![(30, 40)];
         // Wall: tiles 0/1 wait at the second slot's barrier (100), then 50/60.
-        t0.wall = [150, 160, 30, 40, 0, 0, 0, 0];
-        let mut t2 = RoundTiming::default();
-        t2.slots[2] = vec![(10, 10)];
-        t2.wall = [0, 0, 0, 0, 10, 10, 0, 0];
+        let t0 = timing(
+            [(0, vec![(100, 90), (50, 60)]), (1, vec![(30, 40)])],
+            [150, 160, 30, 40, 0, 0, 0, 0],
+        );
+        let t2 = timing([(2, vec![(10, 10)])], [0, 0, 0, 0, 10, 10, 0, 0]);
         let dispatch = [0, 120, 500, 1_000_000, 0];
         let floor = [20, 20, 20, 20, 77];
         let timing = [t0, RoundTiming::default(), t2];
@@ -532,29 +540,15 @@ mod tests {
             id0: 1,
             id1: 0,
         });
-        let mut r0: [Vec<Slot>; 4] = Default::default();
-        r0[0] = vec![grouped];
-        let mut r1: [Vec<Slot>; 4] = Default::default();
-        r1[1] = vec![solo(0)];
         let plan = Plan {
             rounds: vec![
-                RoundPlan {
-                    levels: 1,
-                    sub_groups: r0,
-                },
-                RoundPlan {
-                    levels: 1,
-                    sub_groups: r1,
-                },
+                round(1, [(0, vec![grouped])]),
+                round(1, [(1, vec![solo(0)])]),
             ],
             conv: vec![0; 2],
         };
-        let mut t0 = RoundTiming::default();
-        t0.slots[0] = vec![(300, 500)];
-        t0.wall = [500, 500, 0, 0, 0, 0, 0, 0];
-        let mut t1 = RoundTiming::default();
-        t1.slots[1] = vec![(100, 100)];
-        t1.wall = [0, 0, 100, 100, 0, 0, 0, 0];
+        let t0 = timing([(0, vec![(300, 500)])], [500, 500, 0, 0, 0, 0, 0, 0]);
+        let t1 = timing([(1, vec![(100, 100)])], [0, 0, 100, 100, 0, 0, 0, 0]);
         let a = account(&plan, &[t0, t1], &[0, 0], &[1, 1]);
         assert_eq!(a.thread, vec![500, 300]);
         // Slot 1 keeps 500; slots 2/3 get 500 + 100.
