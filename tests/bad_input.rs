@@ -265,12 +265,16 @@ fn names(dir: &Path) -> Vec<String> {
     v
 }
 
-const SWEEP_FILES: [&str; 7] = [
+const SWEEP_FILES: [&str; 11] = [
     "bandwidth.csv",
+    "bandwidth.png",
     "bandwidth.svg",
+    "fairness.png",
     "fairness.svg",
     "runs.csv",
+    "sla.png",
     "sla.svg",
+    "stp.png",
     "stp.svg",
     "summary.md",
 ];
