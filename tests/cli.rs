@@ -811,7 +811,8 @@ fn pe_multiply_forms_are_exact_for_every_int8_pair() {
     let out = dir.path().to_str().unwrap();
     moca_ok(&["gen", "--block", "tile", "--dim", "2", "-o", out]);
     let v = std::fs::read_to_string(dir.path().join("moca_tile_d2.v")).unwrap();
-    // PE index 3 (row 1 of column 1).
+    // PE index 3 (row 1 of column 1). The product is registered: the sum of an update shows
+    // after its second clock edge.
     let name = "moca_tile_d2$cols$1$pe$1";
     let start = v.find(&format!("module {name}(")).unwrap();
     let end = start + v[start..].find("endmodule").unwrap() + "endmodule".len();
@@ -823,7 +824,7 @@ fn pe_multiply_forms_are_exact_for_every_int8_pair() {
          pe dut(.clock(clock), .a(a), .b(b), .en(1'b1), .first(1'b1), .sum(sum));\n \
          integer i, j, errs;\n initial begin\n  errs = 0;\n  \
          for (i = 0; i < 256; i = i + 1) for (j = 0; j < 256; j = j + 1) begin\n   \
-         a = i; b = j; #1 clock = 1; #1 clock = 0;\n   \
+         a = i; b = j; #1 clock = 1; #1 clock = 0; #1 clock = 1; #1 clock = 0;\n   \
          if ($signed(sum) !== $signed(a) * $signed(b)) errs = errs + 1;\n  end\n  \
          $display(\"errors=%0d\", errs); $finish;\n end\nendmodule\n",
     )

@@ -968,17 +968,18 @@ mod tests {
             c: 0,
             accumulate: false,
         };
-        assert_eq!(run(&[comp]), (2 + 2 * d as u64, vec![1], vec![]));
+        // Issued in 1: updates in 2..=5, the last products added in 6, write-backs in 7..=10.
+        assert_eq!(run(&[comp]), (3 + 2 * d as u64, vec![1], vec![]));
         // Back to back: the second COMPUTE issues when the first frees the unit.
         assert_eq!(
             run(&[comp, comp]).1,
-            vec![1, 2 + 2 * d as u64],
-            "COMPUTE issue period is 2*DIM+1"
+            vec![1, 3 + 2 * d as u64],
+            "COMPUTE issue period is 2*DIM+2"
         );
         // LOAD then a dependent COMPUTE: the COMPUTE issues when the slot frees.
         let (end, issues, _) = run(&[load(8), comp]);
         assert_eq!(issues, vec![1, 6 + 4 + lat]);
-        assert_eq!(end, 6 + 4 + lat + 1 + 2 * d as u64);
+        assert_eq!(end, 6 + 4 + lat + 2 + 2 * d as u64);
         // An independent COMPUTE overlaps the load.
         let far = Command::Compute {
             a: 16,
@@ -990,11 +991,11 @@ mod tests {
         // A LOAD over the rows the executing COMPUTE reads waits for it (WAR); elsewhere not.
         assert_eq!(
             run(&[comp, load(4)]),
-            (11 + 4 + lat, vec![1, 2 + 2 * d as u64], vec![(11, 4, 100)])
+            (12 + 4 + lat, vec![1, 3 + 2 * d as u64], vec![(12, 4, 100)])
         );
         assert_eq!(run(&[far, load(4)]).1, vec![1, 2]);
         assert_eq!(run(&[load(8), far]).0, 6 + 4 + lat);
-        assert_eq!(run(&[comp, comp]).0, 2 + 4 * d as u64 + 1);
+        assert_eq!(run(&[comp, comp]).0, 3 + 4 * d as u64 + 2);
         let store = Command::Store {
             acc_addr: 0,
             mem_addr: 50,
@@ -1013,9 +1014,9 @@ mod tests {
         assert_eq!(
             run(&[comp, store]),
             (
-                16,
-                vec![1, 10],
-                vec![(11, 4, 50 | ts::WRITE_FLAG), (15, 1, 54 | ts::WRITE_FLAG)]
+                17,
+                vec![1, 11],
+                vec![(12, 4, 50 | ts::WRITE_FLAG), (16, 1, 54 | ts::WRITE_FLAG)]
             )
         );
         assert_eq!(run(&[Command::Fence]), (2, vec![1], vec![]));
@@ -1055,7 +1056,7 @@ mod tests {
     /// Tile 1's GEMM alone, with tile 0 co-running unthrottled, and with tile 0 throttled.
     pub(crate) fn moca_effect(dim: usize) -> (u64, u64, u64) {
         // Memory-heavy (a fully-connected-like layer): one block row of A, a short K, so every
-        // COMPUTE needs a fresh B block and writes a C block back: ~2*DIM rows per 2*DIM+1 cycles.
+        // COMPUTE needs a fresh B block and writes a C block back: ~2*DIM rows per 2*DIM+2 cycles.
         let heavy = shape(dim, 128 * dim, dim);
         // "Alone": tile 0 runs a 1x1x1 GEMM (a few beats) so the data and layout stay the same.
         let alone = Scenario::new(dim, vec![shape(1, 1, 1), heavy], 9).run(true);

@@ -291,10 +291,20 @@ pub mod tile {
     const _: () = assert!(cmd::SHIFT.max() == MAX_SHIFT as u64);
     const _: () = assert!(cmd::MEM.max() + 1 == MAX_MEM_ROWS as u64);
 
+    /// The execute unit's cycle (0 = the cycle after issue) of a `COMPUTE`'s first accumulator
+    /// write-back: `DIM` rank-1 update cycles (update `k` in cycle `k`), then one cycle in which
+    /// the last update's products are added (the PE holds each product in a register and adds
+    /// it one cycle later, so that the scratchpad read and the multiply-accumulate are in
+    /// different cycles), then `DIM` write-back cycles (row `i` in cycle `DIM + 1 + i`).
+    pub const fn compute_writeback_start(dim: usize) -> u64 {
+        dim as u64 + 1
+    }
+
     /// Cycles a `COMPUTE` keeps the execute unit busy after its issue cycle: `DIM` rank-1
-    /// update cycles, then `DIM` accumulator write-back cycles.
+    /// update cycles, one cycle for the last products to be accumulated, then `DIM`
+    /// accumulator write-back cycles (`2*DIM + 1`; see [`compute_writeback_start`]).
     pub const fn compute_cycles(dim: usize) -> u64 {
-        2 * dim as u64
+        compute_writeback_start(dim) + dim as u64
     }
 
     const _: () = assert!(MAX_CMD_ROWS < 1 << ROWS_BITS);

@@ -391,13 +391,13 @@ mod tests {
         let programs: Vec<(Vec<Command>, u64)> = vec![
             (vec![load(0, 0, 4)], 13),
             (vec![load(0, 0, 6)], 15),
-            (vec![compute(0, 4, 0, false)], 10),
-            (vec![compute(0, 4, 0, false), compute(0, 4, 4, true)], 19),
-            (vec![load(0, 0, 8), compute(0, 4, 0, false)], 26),
+            (vec![compute(0, 4, 0, false)], 11),
+            (vec![compute(0, 4, 0, false), compute(0, 4, 4, true)], 21),
+            (vec![load(0, 0, 8), compute(0, 4, 0, false)], 27),
             (vec![load(0, 8, 8), compute(0, 4, 0, false)], 17),
-            (vec![compute(0, 4, 0, false), load(0, 0, 4)], 22),
+            (vec![compute(0, 4, 0, false), load(0, 0, 4)], 23),
             (vec![store(0, 32, 5)], 7),
-            (vec![compute(0, 4, 0, false), store(0, 32, 5)], 16),
+            (vec![compute(0, 4, 0, false), store(0, 32, 5)], 17),
             (vec![load(0, 0, 4), Command::Fence], 14),
         ];
         for (prog, idle_at) in programs {

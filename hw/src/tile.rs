@@ -119,6 +119,28 @@ impl<const W: usize> RowMem<W> {
     fn read(&self, a: MemAddr) -> Bits<W> {
         self.peek(a.index())
     }
+
+    /// The Verilog test "`addr` is a row of this memory". With a power-of-two row count it is
+    /// "the address bits above the row index are zero" (a LUT tree); otherwise a comparison
+    /// with the last row (a carry chain), which on the read ports of a block RAM is on the path
+    /// from the read address to the RAM's output reset.
+    fn in_range(&self, addr: &str) -> String {
+        let rows = self._rows;
+        if rows.is_power_of_two() {
+            let n = rows.trailing_zeros() as usize;
+            if n >= ts::MEM_ADDR_BITS {
+                "1'b1".to_string()
+            } else {
+                format!(
+                    "({addr}[{msb}:{n}] == {w}'d0)",
+                    msb = ts::MEM_ADDR_BITS - 1,
+                    w = ts::MEM_ADDR_BITS - n
+                )
+            }
+        } else {
+            format!("({addr} <= {last})", last = rows - 1)
+        }
+    }
 }
 
 impl<const W: usize> Logic for RowMem<W> {
@@ -152,17 +174,17 @@ impl<const W: usize> Logic for RowMem<W> {
             format!(
                 "\
 `ifdef SYNTHESIS
-always @(posedge clock) rd1 <= (ra1 <= {last}) ? words[ra1] : {W}'d0;
+always @(posedge clock) rd1 <= {in1} ? words[ra1] : {W}'d0;
 `else
-always @(*) rd1 = (ra1 <= {last}) ? words[ra1] : {W}'d0;
+always @(*) rd1 = {in1} ? words[ra1] : {W}'d0;
 `endif
 ",
-                last = self._rows - 1,
+                in1 = self.in_range("ra1"),
             )
         } else {
             format!(
-                "always @(posedge clock) rd1 <= (ra1 <= {last}) ? words[ra1] : {W}'d0;\n",
-                last = self._rows - 1,
+                "always @(posedge clock) rd1 <= {in1} ? words[ra1] : {W}'d0;\n",
+                in1 = self.in_range("ra1"),
             )
         };
         Verilog::Custom(format!(
@@ -175,12 +197,14 @@ initial begin
    for (i = 0; i <= {last}; i = i + 1) words[i] = {W}'d0;
 end
 always @(posedge clock) begin
-   if (we && wa <= {last}) words[wa] <= wd;
+   if (we && {inw}) words[wa] <= wd;
 end
-always @(posedge clock) rd0 <= (ra0 <= {last}) ? words[ra0] : {W}'d0;
+always @(posedge clock) rd0 <= {in0} ? words[ra0] : {W}'d0;
 {port1}",
             w = W - 1,
             last = self._rows - 1,
+            inw = self.in_range("wa"),
+            in0 = self.in_range("ra0"),
         ))
     }
 }
@@ -279,6 +303,12 @@ always @(posedge clock) q <= line[rptr];
 /// One processing element: an int32 partial sum updated with the exact product of two int8
 /// values (a signed 8 x 8 -> 16-bit multiply, sign-extended to 32 bits; sums wrap).
 ///
+/// The product is registered: an update presented in cycle `t` (`en`, `a`, `b`, `first`)
+/// multiplies in `t` and adds the registered product to the partial sum at the end of `t+1`,
+/// so the scratchpad read and the multiplier are in one cycle and the 32-bit accumulate carry
+/// chain in the next (`sum` shows the update of `t` from `t+2` on; the cycle timing is
+/// `golden::spec::tile::compute_cycles`).
+///
 /// The PE is emitted as hand-written Verilog (Rust-HDL 0.46 only has 16 x 16 multipliers): the
 /// product is a signed 8 x 8 multiply (`sa * sb`), which yosys maps to one hard multiplier (ECP5
 /// `MULT18X18D`, Xilinx `DSP48E1`, iCE40 `SB_MAC16`) or to LUTs. A device may have fewer hard
@@ -303,6 +333,9 @@ pub struct Pe {
     pub sum: Signal<Out, Bits<32>>,
     _index: usize,
     _acc: u32,
+    _prod: u32,
+    _en: bool,
+    _first: bool,
 }
 
 impl Pe {
@@ -317,6 +350,9 @@ impl Pe {
             sum: Default::default(),
             _index: index,
             _acc: 0,
+            _prod: 0,
+            _en: false,
+            _first: false,
         }
     }
 
@@ -341,13 +377,18 @@ impl Default for Pe {
 
 impl Logic for Pe {
     fn update(&mut self) {
-        if self.clock.pos_edge() && self.en.val() {
-            let p = Self::product(self.a.val(), self.b.val());
-            self._acc = if self.first.val() {
-                p
-            } else {
-                self._acc.wrapping_add(p)
-            };
+        if self.clock.pos_edge() {
+            // The registered product of the previous cycle's update is added first.
+            if self._en {
+                self._acc = if self._first {
+                    self._prod
+                } else {
+                    self._acc.wrapping_add(self._prod)
+                };
+            }
+            self._prod = Self::product(self.a.val(), self.b.val());
+            self._en = self.en.val();
+            self._first = self.first.val();
         }
         self.sum.next = Bits::from(u64::from(self._acc));
     }
@@ -378,9 +419,21 @@ endgenerate
 `else
 assign prod = sa * sb;
 `endif
-initial sum = 32'd0;
+// The product is registered; the accumulate adds it one cycle later.
+reg [15:0] prod_q;
+reg en_q;
+reg first_q;
+initial begin
+   sum = 32'd0;
+   prod_q = 16'd0;
+   en_q = 1'b0;
+   first_q = 1'b0;
+end
 always @(posedge clock) begin
-   if (en) sum <= (first ? 32'd0 : sum) + {{{{16{{prod[15]}}}}, prod}};
+   prod_q <= prod;
+   en_q <= en;
+   first_q <= first;
+   if (en_q) sum <= (first_q ? 32'd0 : sum) + {{{{16{{prod_q[15]}}}}, prod_q}};
 end
 ",
             index = self._index
@@ -779,6 +832,8 @@ pub struct Tile {
     c_seven: Constant<Bits<32>>,
     c_last: Constant<Bits<8>>,
     c_dim8: Constant<Bits<8>>,
+    c_wb8: Constant<Bits<8>>,
+    c_wb: Constant<Addr>,
     c_sp_rows: Constant<Addr>,
     c_acc_rows: Constant<Addr>,
     c_mem_rows: Constant<Addr>,
@@ -914,8 +969,10 @@ impl Tile {
             c_dim16: konst(d as u64),
             c_ones: konst(0xFFFF_FFFF),
             c_seven: konst(7),
-            c_last: konst((2 * d - 1) as u64),
+            c_last: konst(ts::compute_cycles(d) - 1),
             c_dim8: konst(d as u64),
+            c_wb8: konst(ts::compute_writeback_start(d)),
+            c_wb: a(ts::compute_writeback_start(d)),
             c_sp_rows: a(u64::from(p.sp_rows)),
             c_acc_rows: a(u64::from(p.acc_rows)),
             c_mem_rows: a(u64::from(mem_rows)),
@@ -1225,8 +1282,9 @@ impl Logic for Tile {
             self.ld_cnt.d.next = self.ld_cnt.q.val() - 1;
         }
 
-        // ---- Execute unit: D rank-1 updates, then D accumulator write-backs.
-        self.wb_i.next = bit_cast::<32, 8>(self.ex_cnt.q.val() - self.c_dim8.val());
+        // ---- Execute unit: D rank-1 updates (ex_cnt 0..D-1; the PEs add the registered
+        // products one cycle later), then D accumulator write-backs (ex_cnt D+1..=2D).
+        self.wb_i.next = bit_cast::<32, 8>(self.ex_cnt.q.val() - self.c_wb8.val());
         if self.ex_on.q.val() {
             self.ex_cnt.d.next = self.ex_cnt.q.val() + 1;
             if self.ex_cnt.q.val() == self.c_last.val() {
@@ -1244,7 +1302,7 @@ impl Logic for Tile {
             self.cols[j].wb_row.next = bit_cast::<8, 32>(self.wb_i.val());
             self.acc[j].clock.next = self.clock.val();
             self.acc[j].wa.next = self.wb_addr.val();
-            self.acc[j].we.next = self.ex_on.q.val() & (self.ex_cnt.q.val() >= self.c_dim8.val());
+            self.acc[j].we.next = self.ex_on.q.val() & (self.ex_cnt.q.val() >= self.c_wb8.val());
             self.acc[j].wd.next = self.cols[j].out.val();
             if self.ex_acc.q.val() {
                 self.acc[j].wd.next = self.acc[j].rd0.val() + self.cols[j].out.val();
@@ -1314,14 +1372,14 @@ impl Logic for Tile {
         }
         self.nx_a.next = self.ex_a.q.val() + self.k_nx.val();
         self.nx_b.next = self.ex_b.q.val() + self.k_nx.val();
-        self.nx_c.next = self.ex_c.q.val() + (self.k_nx.val() - self.c_dim.val());
+        self.nx_c.next = self.ex_c.q.val() + (self.k_nx.val() - self.c_wb.val());
         self.sp.ra0.next = bit_cast::<24, 32>(self.nx_a.val());
         self.sp.ra1.next = bit_cast::<24, 32>(self.nx_b.val());
         self.nx_wb.next = bit_cast::<24, 32>(self.nx_c.val());
         if self.iss_ex.val() {
             self.sp.ra0.next = bit_cast::<24, 32>(self.dec_hd.loc.val());
             self.sp.ra1.next = bit_cast::<24, 32>(self.dec_hd.b.val());
-            self.nx_wb.next = bit_cast::<24, 32>(self.dec_hd.c.val() - self.c_dim.val());
+            self.nx_wb.next = bit_cast::<24, 32>(self.dec_hd.c.val() - self.c_wb.val());
         }
         self.nx_sa.next = bit_cast::<24, 32>(self.st_ptr.q.val());
         if self.wr_rem.q.val() > 1 {

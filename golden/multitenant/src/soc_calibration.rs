@@ -18,7 +18,8 @@
 //!   ([`runtime::decide`]) from the layers' predicted demands and the tenants' priorities.
 //!
 //! # The simulator's inputs, taken from the compiled program (nothing fitted per scenario)
-//! - `C` = `COMPUTE` commands x `(2 DIM + 1)` cycles (the tile's back-to-back `COMPUTE` rate);
+//! - `C` = `COMPUTE` commands x `(2 DIM + 2)` cycles (the tile's back-to-back `COMPUTE` rate:
+//!   [`ts::compute_cycles`] plus the issue cycle);
 //! - `L = D` = rows loaded + rows stored (the SoC has no cache: every beat crosses the shared
 //!   memory port), and the throttle's units are the same beats (it counts writes too);
 //! - `n` = the program's double-buffered steps (scratchpad tiles);
@@ -279,7 +280,6 @@ pub fn soc_sim_params(soc: &SocParams, programs: &[&Program], base: &SimParams) 
 
 /// The work of a compiled GEMM on one tile, as the simulator sees it.
 pub fn program_work(p: &Program) -> LayerWork {
-    let dim = p.layout.dim as f64;
     let (mut computes, mut loads, mut stores) = (0u64, 0u64, 0u64);
     for c in &p.commands {
         match c {
@@ -294,7 +294,7 @@ pub fn program_work(p: &Program) -> LayerWork {
     let steps = l.ni.div_ceil(t.ti) * l.nj.div_ceil(t.tj) * l.nk.div_ceil(t.tk);
     let rows = (loads + stores) as f64;
     LayerWork {
-        c: computes as f64 * (2.0 * dim + 1.0),
+        c: computes as f64 * (ts::compute_cycles(p.layout.dim) + 1) as f64,
         l: rows,
         d: rows,
         loads: rows,
@@ -690,9 +690,9 @@ mod tests {
         )
         .unwrap();
         let w = program_work(&p);
-        // 2x2 output blocks, 2 K blocks: 8 COMPUTEs of 2*4+1 cycles; A and B 16 rows each,
-        // loaded once (one step holds everything), C 16 rows stored.
-        assert_eq!(w.c, 8.0 * 9.0);
+        // 2x2 output blocks, 2 K blocks: 8 COMPUTEs issued every 2*4+2 cycles; A and B 16 rows
+        // each, loaded once (one step holds everything), C 16 rows stored.
+        assert_eq!(w.c, 8.0 * 10.0);
         assert_eq!(w.l, 16.0 + 16.0 + 16.0);
         assert_eq!(w.d, w.l);
         assert_eq!(w.n, 1.0);
