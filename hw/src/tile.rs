@@ -762,24 +762,85 @@ impl Logic for DmaSelect {
     }
 }
 
+/// Declares a block whose ports begin with the tile's: the clock, the host command port, the
+/// DMA request, then the block's own `between` fields, then the status outputs, then its other
+/// fields. The port list is written once, here, and used by [`Tile`] and by the tile's bench
+/// (`crate::tile_bench::TileBench`, which passes them through):
+///
+/// ```ignore
+/// tile_ports! { #[derive(LogicBlock)] pub struct Name { between fields } { other fields } }
+/// tile_ports!(init Name { between values } { other values }) // the ports at their defaults
+/// ```
+macro_rules! tile_ports {
+    (@list $then:ident $args:tt) => {
+        tile_ports! { @$then $args [
+            /// Clock.
+            clock: In Clock,
+            /// Host: a command word is presented.
+            cmd_valid: In Bit,
+            /// Host: the command word.
+            cmd_word: In Bits<{ ::golden::spec::tile::CMD_BITS }>,
+            /// Host: the queue has room (fewer than `QUEUE_DEPTH` commands at the start of the
+            /// cycle).
+            cmd_ready: Out Bit,
+            /// DMA request valid (towards the throttle's `up_valid`).
+            dma_valid: Out Bit,
+            /// DMA request beats (1..=`MAX_REQ_ROWS`).
+            dma_beats: Out Bits<{ ::golden::spec::BEATS_BITS }>,
+            /// DMA request address (memory row; bit 31 set for a write).
+            dma_addr: Out Bits<{ ::golden::spec::ADDR_BITS }>,
+        ] [
+            /// The queue head issues this cycle.
+            issue: Out Bit,
+            /// Commands queued (cycle start).
+            q_count: Out Bits<{ ::golden::spec::tile::QUEUE_COUNT_BITS }>,
+            /// Load slots in use (cycle start).
+            ld_count: Out Bits<{ ::golden::spec::tile::LOAD_COUNT_BITS }>,
+            /// Execute unit busy.
+            ex_busy: Out Bit,
+            /// Store unit busy.
+            st_busy: Out Bit,
+            /// Nothing queued or in flight.
+            idle: Out Bit,
+            /// Sticky: a host word was dropped.
+            cmd_error: Out Bit,
+        ] }
+    };
+    (@decl [$(#[$m:meta])* $name:ident [$($between:tt)*] [$($rest:tt)*]]
+        [$($(#[$hd:meta])* $h:ident : $hdir:ident $hty:ty,)*]
+        [$($(#[$sd:meta])* $s:ident : $sdir:ident $sty:ty,)*]) => {
+        $(#[$m])*
+        pub struct $name {
+            $($(#[$hd])* pub $h: Signal<$hdir, $hty>,)*
+            $($between)*
+            $($(#[$sd])* pub $s: Signal<$sdir, $sty>,)*
+            $($rest)*
+        }
+    };
+    (@init [$name:ident [$($between:tt)*] [$($rest:tt)*]]
+        [$($(#[$hd:meta])* $h:ident : $hdir:ident $hty:ty,)*]
+        [$($(#[$sd:meta])* $s:ident : $sdir:ident $sty:ty,)*]) => {
+        $name {
+            $($h: Default::default(),)*
+            $($between)*
+            $($s: Default::default(),)*
+            $($rest)*
+        }
+    };
+    (init $name:ident { $($between:tt)* } { $($rest:tt)* }) => {
+        tile_ports!(@list init [$name [$($between)*] [$($rest)*]])
+    };
+    ($(#[$m:meta])* pub struct $name:ident { $($between:tt)* } { $($rest:tt)* }) => {
+        tile_ports!(@list decl [$(#[$m])* $name [$($between)*] [$($rest)*]]);
+    };
+}
+pub(crate) use tile_ports;
+
+tile_ports! {
 /// The tile. Ports first; `update()` implements `golden::tile::Tile` with the timing of
 /// `docs/TILE.md`.
 #[derive(LogicBlock)]
 pub struct Tile {
-    /// Clock.
-    pub clock: Signal<In, Clock>,
-    /// Host: a command word is presented.
-    pub cmd_valid: Signal<In, Bit>,
-    /// Host: the command word.
-    pub cmd_word: Signal<In, Bits<{ ts::CMD_BITS }>>,
-    /// Host: the queue has room (fewer than 16 commands at the start of the cycle).
-    pub cmd_ready: Signal<Out, Bit>,
-    /// DMA request valid (towards the throttle's `up_valid`).
-    pub dma_valid: Signal<Out, Bit>,
-    /// DMA request beats (1..=4).
-    pub dma_beats: Signal<Out, Bits<{ spec::BEATS_BITS }>>,
-    /// DMA request address (memory row; bit 31 set for a write).
-    pub dma_addr: Signal<Out, Bits<{ spec::ADDR_BITS }>>,
     /// The throttle accepts the request (`up_ready`): it fires.
     pub dma_ready: Signal<In, Bit>,
     /// A read beat for this tile arrives (written to the scratchpad at the end of the cycle).
@@ -788,20 +849,7 @@ pub struct Tile {
     pub rd_data: Signal<In, Row>,
     /// The converted accumulator row of the store unit's current write beat.
     pub st_wdata: Signal<Out, Row>,
-    /// The queue head issues this cycle.
-    pub issue: Signal<Out, Bit>,
-    /// Commands queued (cycle start).
-    pub q_count: Signal<Out, Bits<{ ts::QUEUE_COUNT_BITS }>>,
-    /// Load slots in use (cycle start).
-    pub ld_count: Signal<Out, Bits<{ ts::LOAD_COUNT_BITS }>>,
-    /// Execute unit busy.
-    pub ex_busy: Signal<Out, Bit>,
-    /// Store unit busy.
-    pub st_busy: Signal<Out, Bit>,
-    /// Nothing queued or in flight.
-    pub idle: Signal<Out, Bit>,
-    /// Sticky: a host word was dropped.
-    pub cmd_error: Signal<Out, Bit>,
+} {
     /// Scratchpad.
     pub sp: RowMem<128>,
     /// Accumulator, one memory per lane.
@@ -928,31 +976,19 @@ pub struct Tile {
     qid: Vec<Constant<Bits<QID_BITS>>>,
     sid: Vec<Constant<Bits<SID_BITS>>>,
 }
+}
 
 impl Tile {
     /// A tile with parameters `p` attached to a memory of `mem_rows` rows.
     pub fn new(p: &TileParams, mem_rows: u32) -> Self {
         let d = p.dim;
         let a = |v: u64| konst::<32>(v);
-        Self {
-            clock: Default::default(),
-            cmd_valid: Default::default(),
-            cmd_word: Default::default(),
-            cmd_ready: Default::default(),
-            dma_valid: Default::default(),
-            dma_beats: Default::default(),
-            dma_addr: Default::default(),
+        tile_ports!(init Self {
             dma_ready: Default::default(),
             rd_valid: Default::default(),
             rd_data: Default::default(),
             st_wdata: Default::default(),
-            issue: Default::default(),
-            q_count: Default::default(),
-            ld_count: Default::default(),
-            ex_busy: Default::default(),
-            st_busy: Default::default(),
-            idle: Default::default(),
-            cmd_error: Default::default(),
+        } {
             sp: RowMem::new(p.sp_rows as usize),
             acc: (0..d).map(|_| RowMem::new(p.acc_rows as usize)).collect(),
             cols: (0..d).map(|j| PeColumn::new(d, j)).collect(),
@@ -1053,7 +1089,7 @@ impl Tile {
             op_fence: konst(u64::from(ts::OP_FENCE)),
             qid: (0..ts::QUEUE_DEPTH).map(|i| konst(i as u64)).collect(),
             sid: (0..ts::LOAD_SLOTS).map(|i| konst(i as u64)).collect(),
-        }
+        })
     }
 
     /// Array dimension.
