@@ -110,26 +110,11 @@ pub struct MocaSoc {
     pub throttles: Vec<MemThrottle>,
     /// The arbiter.
     pub arbiter: BusArbiter,
-    /// Shared memory.
-    pub mem: RowMem<128>,
-    /// Read data delay line (`L-1` stages after the registered read).
-    pub dl_data: DelayLine<128>,
-    /// Read tag delay line: bit 4 valid, bits 3..0 tile.
-    pub dl_tag: DelayLine<5>,
-    // Memory port state: beats left after the current one, next row, owner, write.
-    mc_left: DFF<Bits<3>>,
-    mc_addr: DFF<Bits<32>>,
-    mc_id: DFF<Bits<4>>,
-    mc_wr: DFF<Bit>,
-    grant: Signal<Local, Bit>,
-    b_on: Signal<Local, Bit>,
-    b_addr: Signal<Local, Bits<32>>,
-    b_id: Signal<Local, Bits<4>>,
-    b_wr: Signal<Local, Bit>,
+    /// The shared memory and its port.
+    pub mport: MemPort,
     wsel: Signal<Local, Row>,
     tile_id: Vec<Constant<Bits<4>>>,
     tile_tag: Vec<Constant<Bits<5>>>,
-    c_valid_tag: Constant<Bits<5>>,
 }
 
 impl MocaSoc {
@@ -176,18 +161,7 @@ impl MocaSoc {
             tiles: (0..n).map(|_| Tile::new(&p.tile, p.mem_rows)).collect(),
             throttles: (0..n).map(|_| MemThrottle::default()).collect(),
             arbiter: BusArbiter::new(n).map_err(golden::soc::SocError::Config)?,
-            mem: RowMem::with_debug_read(p.mem_rows as usize),
-            dl_data: DelayLine::new(p.latency as usize - 1),
-            dl_tag: DelayLine::new(p.latency as usize),
-            mc_left: Default::default(),
-            mc_addr: Default::default(),
-            mc_id: Default::default(),
-            mc_wr: Default::default(),
-            grant: Default::default(),
-            b_on: Default::default(),
-            b_addr: Default::default(),
-            b_id: Default::default(),
-            b_wr: Default::default(),
+            mport: MemPort::new(p.mem_rows, p.latency),
             wsel: Default::default(),
             tile_id: (0..n)
                 .map(|k| Constant::new(Bits::from(k as u64)))
@@ -195,7 +169,6 @@ impl MocaSoc {
             tile_tag: (0..n)
                 .map(|k| Constant::new(Bits::from(0x10 | k as u64)))
                 .collect(),
-            c_valid_tag: Constant::new(Bits::from(0x10)),
         })
     }
 
@@ -208,35 +181,15 @@ impl MocaSoc {
 impl Logic for MocaSoc {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, mc_left, mc_addr, mc_id, mc_wr);
         self.arbiter.clock.next = self.clock.val();
-        self.mem.clock.next = self.clock.val();
-        self.dl_data.clock.next = self.clock.val();
-        self.dl_tag.clock.next = self.clock.val();
-        // Memory port: the granted request's first beat, or the next beat of the current one.
-        self.mem_ready.next = self.mc_left.q.val() == 0;
-        self.arbiter.mem_ready.next = self.mc_left.q.val() == 0;
-        self.grant.next = self.arbiter.mem_valid.val() & (self.mc_left.q.val() == 0);
-        self.b_on.next = self.grant.val() | (self.mc_left.q.val() != 0);
-        self.b_addr.next = self.mc_addr.q.val();
-        self.b_id.next = self.mc_id.q.val();
-        self.b_wr.next = self.mc_wr.q.val();
-        if self.grant.val() {
-            self.b_addr.next = bit_cast::<32, 24>(bit_cast::<24, 32>(self.arbiter.mem_addr.val()));
-            self.b_id.next = self.arbiter.mem_id.val();
-            self.b_wr.next = self.arbiter.mem_addr.val().get_bit(31);
-            self.mc_left.d.next = self.arbiter.mem_beats.val() - 1;
-        } else if self.mc_left.q.val() != 0 {
-            self.mc_left.d.next = self.mc_left.q.val() - 1;
-        }
-        // The next row: computed for both grant cases, `grant` selects last.
-        self.mc_addr.d.next = self.mc_addr.q.val() + 1;
-        if self.grant.val() {
-            self.mc_addr.d.next =
-                bit_cast::<32, 24>(bit_cast::<24, 32>(self.arbiter.mem_addr.val())) + 1;
-        }
-        self.mc_id.d.next = self.b_id.val();
-        self.mc_wr.d.next = self.b_wr.val();
+        self.mport.clock.next = self.clock.val();
+        // Memory port: the arbiter's request; the port reports when it is free.
+        self.mport.req_valid.next = self.arbiter.mem_valid.val();
+        self.mport.req_beats.next = self.arbiter.mem_beats.val();
+        self.mport.req_addr.next = self.arbiter.mem_addr.val();
+        self.mport.req_id.next = self.arbiter.mem_id.val();
+        self.mem_ready.next = self.mport.free.val();
+        self.arbiter.mem_ready.next = self.mport.free.val();
         // Host, tiles, throttles, arbiter requests.
         self.wsel.next = 0.into();
         for k in 0..self.tiles.len() {
@@ -270,12 +223,12 @@ impl Logic for MocaSoc {
             self.st_busy[k].next = self.tiles[k].st_busy.val();
             self.idle[k].next = self.tiles[k].idle.val();
             self.cmd_error[k].next = self.tiles[k].cmd_error.val();
-            if self.b_id.val() == self.tile_id[k].val() {
+            if self.mport.id.val() == self.tile_id[k].val() {
                 self.wsel.next = self.tiles[k].st_wdata.val();
             }
             // Read data: a beat for tile k arrives L cycles after its address was presented.
-            self.tiles[k].rd_valid.next = self.dl_tag.q.val() == self.tile_tag[k].val();
-            self.tiles[k].rd_data.next = self.dl_data.q.val();
+            self.tiles[k].rd_valid.next = self.mport.rd_tag.val() == self.tile_tag[k].val();
+            self.tiles[k].rd_data.next = self.mport.rd_data.val();
         }
         self.arbiter.cfg_we.next = self.arb_cfg_we.val();
         self.arbiter.cfg_addr.next = self.arb_cfg_addr.val();
@@ -286,13 +239,148 @@ impl Logic for MocaSoc {
         self.mem_beats.next = self.arbiter.mem_beats.val();
         self.mem_addr.next = self.arbiter.mem_addr.val();
 
+        self.mport.wdata.next = self.wsel.val();
+        self.mport.bd_we.next = self.bd_we.val();
+        self.mport.bd_addr.next = self.bd_addr.val();
+        self.mport.bd_wdata_lo.next = self.bd_wdata_lo.val();
+        self.mport.bd_wdata_hi.next = self.bd_wdata_hi.val();
+        self.bd_rdata_lo.next = self.mport.bd_rdata_lo.val();
+        self.bd_rdata_hi.next = self.mport.bd_rdata_hi.val();
+    }
+}
+
+/// The shared memory behind its port, used by the SoC and by the tile's bench
+/// (`crate::tile_bench`): see the module docs (# Memory port, # Back door). `req_*` is the
+/// request presented to the port (taken when `grant`: `req_valid` while the port is `free`);
+/// `id` is the requester of the beat in the port this cycle (whose `wdata` a write beat
+/// writes); a read beat's row leaves on `rd_data` `L` cycles after its beat with the tag
+/// `rd_tag` (bit 4 valid, bits 3..0 the requester).
+#[derive(LogicBlock)]
+pub struct MemPort {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// A request is presented.
+    pub req_valid: Signal<In, Bit>,
+    /// Its beats (1..=`MAX_BEATS`).
+    pub req_beats: Signal<In, Bits<{ spec::BEATS_BITS }>>,
+    /// Its address (memory row; bit 31 set for a write).
+    pub req_addr: Signal<In, Bits<{ spec::ADDR_BITS }>>,
+    /// Its requester.
+    pub req_id: Signal<In, Bits<{ spec::PORT_ID_BITS }>>,
+    /// The row a write beat of requester `id` writes.
+    pub wdata: Signal<In, Row>,
+    /// No beat of an earlier request is left: a request presented now is granted.
+    pub free: Signal<Out, Bit>,
+    /// The requester of this cycle's beat.
+    pub id: Signal<Out, Bits<{ spec::PORT_ID_BITS }>>,
+    /// Tag of the arriving read row: bit 4 valid, bits 3..0 its requester.
+    pub rd_tag: Signal<Out, Bits<5>>,
+    /// The arriving read row.
+    pub rd_data: Signal<Out, Row>,
+    /// Back door: write a memory row.
+    pub bd_we: Signal<In, Bit>,
+    /// Back door: memory row.
+    pub bd_addr: Signal<In, MemAddr>,
+    /// Back door: write data, lanes 0..8 (lane `j` in bits `8j+7..8j`).
+    pub bd_wdata_lo: Signal<In, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
+    /// Back door: write data, lanes 8..16.
+    pub bd_wdata_hi: Signal<In, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
+    /// Back door: the row at `bd_addr`, lanes 0..8.
+    pub bd_rdata_lo: Signal<Out, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
+    /// Back door: the row at `bd_addr`, lanes 8..16.
+    pub bd_rdata_hi: Signal<Out, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
+    /// The memory.
+    pub mem: RowMem<128>,
+    /// Read data delay line (`L-1` stages after the registered read).
+    pub dl_data: DelayLine<128>,
+    /// Read tag delay line (`L` stages).
+    pub dl_tag: DelayLine<5>,
+    // Beats left after the current one, next row, owner, write.
+    mc_left: DFF<Bits<{ spec::BEATS_BITS }>>,
+    mc_addr: DFF<Bits<32>>,
+    mc_id: DFF<Bits<{ spec::PORT_ID_BITS }>>,
+    mc_wr: DFF<Bit>,
+    grant: Signal<Local, Bit>,
+    b_on: Signal<Local, Bit>,
+    b_addr: Signal<Local, Bits<32>>,
+    b_wr: Signal<Local, Bit>,
+    c_valid_tag: Constant<Bits<5>>,
+}
+
+impl MemPort {
+    /// A zeroed memory of `mem_rows` rows with read latency `latency` (1..=1024).
+    pub fn new(mem_rows: u32, latency: u32) -> Self {
+        Self {
+            clock: Default::default(),
+            req_valid: Default::default(),
+            req_beats: Default::default(),
+            req_addr: Default::default(),
+            req_id: Default::default(),
+            wdata: Default::default(),
+            free: Default::default(),
+            id: Default::default(),
+            rd_tag: Default::default(),
+            rd_data: Default::default(),
+            bd_we: Default::default(),
+            bd_addr: Default::default(),
+            bd_wdata_lo: Default::default(),
+            bd_wdata_hi: Default::default(),
+            bd_rdata_lo: Default::default(),
+            bd_rdata_hi: Default::default(),
+            mem: RowMem::with_debug_read(mem_rows as usize),
+            dl_data: DelayLine::new(latency as usize - 1),
+            dl_tag: DelayLine::new(latency as usize),
+            mc_left: Default::default(),
+            mc_addr: Default::default(),
+            mc_id: Default::default(),
+            mc_wr: Default::default(),
+            grant: Default::default(),
+            b_on: Default::default(),
+            b_addr: Default::default(),
+            b_wr: Default::default(),
+            c_valid_tag: Constant::new(Bits::from(0x10)),
+        }
+    }
+}
+
+impl Logic for MemPort {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, mc_left, mc_addr, mc_id, mc_wr);
+        self.mem.clock.next = self.clock.val();
+        self.dl_data.clock.next = self.clock.val();
+        self.dl_tag.clock.next = self.clock.val();
+        // The granted request's first beat, or the next beat of the current one.
+        self.free.next = self.mc_left.q.val() == 0;
+        self.grant.next = self.req_valid.val() & (self.mc_left.q.val() == 0);
+        self.b_on.next = self.grant.val() | (self.mc_left.q.val() != 0);
+        self.b_addr.next = self.mc_addr.q.val();
+        self.id.next = self.mc_id.q.val();
+        self.b_wr.next = self.mc_wr.q.val();
+        if self.grant.val() {
+            self.b_addr.next = bit_cast::<32, 24>(bit_cast::<24, 32>(self.req_addr.val()));
+            self.id.next = self.req_id.val();
+            self.b_wr.next = self.req_addr.val().get_bit(31);
+            self.mc_left.d.next = self.req_beats.val() - 1;
+        } else if self.mc_left.q.val() != 0 {
+            self.mc_left.d.next = self.mc_left.q.val() - 1;
+        }
+        // The next row: computed for both grant cases, `grant` selects last.
+        self.mc_addr.d.next = self.mc_addr.q.val() + 1;
+        if self.grant.val() {
+            self.mc_addr.d.next = bit_cast::<32, 24>(bit_cast::<24, 32>(self.req_addr.val())) + 1;
+        }
+        self.mc_id.d.next = self.id.val();
+        self.mc_wr.d.next = self.b_wr.val();
+        // Reads: a beat's row arrives L cycles after its address was presented.
         self.mem.ra0.next = bit_cast::<24, 32>(self.b_addr.val());
         self.dl_data.d.next = self.mem.rd0.val();
         self.dl_tag.d.next = 0.into();
         if self.b_on.val() & !self.b_wr.val() {
-            self.dl_tag.d.next = self.c_valid_tag.val() | bit_cast::<5, 4>(self.b_id.val());
+            self.dl_tag.d.next = self.c_valid_tag.val() | bit_cast::<5, 4>(self.id.val());
         }
-
+        self.rd_tag.next = self.dl_tag.q.val();
+        self.rd_data.next = self.dl_data.q.val();
         // Write port: a DMA write beat, else the back door.
         self.mem.wd.next = (bit_cast::<128, 64>(self.bd_wdata_hi.val()) << 64)
             | bit_cast::<128, 64>(self.bd_wdata_lo.val());
@@ -303,7 +391,7 @@ impl Logic for MocaSoc {
         if self.b_on.val() & self.b_wr.val() {
             self.mem.we.next = true;
             self.mem.wa.next = bit_cast::<24, 32>(self.b_addr.val());
-            self.mem.wd.next = self.wsel.val();
+            self.mem.wd.next = self.wdata.val();
         }
         self.mem.ra1.next = self.bd_addr.val();
     }

@@ -670,24 +670,230 @@ impl Logic for CmdDecode {
     }
 }
 
+/// The DMA request selector (combinational): which unit presents the tile's memory request
+/// (`golden::tile` `fire`/`hold`). A request stalled by `dma_ready` is held (`hold`: 0 none,
+/// 1 load, 2 store) and presented again unchanged; otherwise the store unit's request goes
+/// first, then the request of load slot `ld_req` (the oldest slot with rows not yet
+/// requested). A request asks for at most `MAX_REQ_ROWS` beats; a store's address carries
+/// `WRITE_FLAG`.
+#[derive(LogicBlock)]
+pub struct DmaSelect {
+    /// The hold register (0 none, 1 load, 2 store).
+    pub hold: Signal<In, Bits<2>>,
+    /// Store unit busy.
+    pub st_on: Signal<In, Bit>,
+    /// Store unit: next memory row to request.
+    pub st_addr: Signal<In, Addr>,
+    /// Store unit: rows not yet requested.
+    pub st_left: Signal<In, Addr>,
+    /// The load slot whose rows are requested next.
+    pub ld_req: Signal<In, Bits<SID_BITS>>,
+    /// Load slot `i` in use.
+    pub ld_valid: Vec<Signal<In, Bit>>,
+    /// Load slot `i`: next memory row to request.
+    pub ld_addr: Vec<Signal<In, Addr>>,
+    /// Load slot `i`: rows not yet requested.
+    pub ld_left: Vec<Signal<In, Addr>>,
+    /// The environment accepts the request (`dma_ready`).
+    pub dma_ready: Signal<In, Bit>,
+    /// Request valid.
+    pub valid: Signal<Out, Bit>,
+    /// Request beats (0 when not valid).
+    pub beats: Signal<Out, Bits<{ spec::BEATS_BITS }>>,
+    /// Request address (0 when not valid).
+    pub addr: Signal<Out, Bits<{ spec::ADDR_BITS }>>,
+    /// The hold register's next value.
+    pub hold_d: Signal<Out, Bits<2>>,
+    /// The store unit's request fires.
+    pub fire_st: Signal<Out, Bit>,
+    /// Beats of the store unit's request.
+    pub st_beats: Signal<Out, Addr>,
+    /// Slot `ld_req`'s request fires.
+    pub fire_ld: Signal<Out, Bit>,
+    /// Beats of slot `ld_req`'s request.
+    pub ld_beats: Signal<Out, Addr>,
+    /// Slot `ld_req`'s request is its last (its rows left fit in one request).
+    pub ld_last: Signal<Out, Bit>,
+    st_v: Signal<Local, Bit>,
+    lr_valid: Signal<Local, Bit>,
+    lr_addr: Signal<Local, Addr>,
+    lr_left: Signal<Local, Addr>,
+    lr_v: Signal<Local, Bit>,
+    use_st: Signal<Local, Bit>,
+    use_ld: Signal<Local, Bit>,
+    fire: Signal<Local, Bit>,
+    c_four: Constant<Addr>,
+    c_wflag: Constant<Addr>,
+    sid: Vec<Constant<Bits<SID_BITS>>>,
+}
+
+impl Default for DmaSelect {
+    fn default() -> Self {
+        Self {
+            hold: Default::default(),
+            st_on: Default::default(),
+            st_addr: Default::default(),
+            st_left: Default::default(),
+            ld_req: Default::default(),
+            ld_valid: signals(ts::LOAD_SLOTS),
+            ld_addr: signals(ts::LOAD_SLOTS),
+            ld_left: signals(ts::LOAD_SLOTS),
+            dma_ready: Default::default(),
+            valid: Default::default(),
+            beats: Default::default(),
+            addr: Default::default(),
+            hold_d: Default::default(),
+            fire_st: Default::default(),
+            st_beats: Default::default(),
+            fire_ld: Default::default(),
+            ld_beats: Default::default(),
+            ld_last: Default::default(),
+            st_v: Default::default(),
+            lr_valid: Default::default(),
+            lr_addr: Default::default(),
+            lr_left: Default::default(),
+            lr_v: Default::default(),
+            use_st: Default::default(),
+            use_ld: Default::default(),
+            fire: Default::default(),
+            c_four: konst(u64::from(ts::MAX_REQ_ROWS)),
+            c_wflag: konst(u64::from(ts::WRITE_FLAG)),
+            sid: (0..ts::LOAD_SLOTS).map(|i| konst(i as u64)).collect(),
+        }
+    }
+}
+
+impl Logic for DmaSelect {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.st_beats.next = self.st_left.val();
+        if self.st_left.val() > self.c_four.val() {
+            self.st_beats.next = self.c_four.val();
+        }
+        self.st_v.next = self.st_on.val() & (self.st_left.val() != 0);
+        self.lr_valid.next = false;
+        self.lr_addr.next = 0.into();
+        self.lr_left.next = 0.into();
+        for i in 0..self.ld_valid.len() {
+            if self.ld_req.val() == self.sid[i].val() {
+                self.lr_valid.next = self.ld_valid[i].val();
+                self.lr_addr.next = self.ld_addr[i].val();
+                self.lr_left.next = self.ld_left[i].val();
+            }
+        }
+        self.ld_beats.next = self.lr_left.val();
+        if self.lr_left.val() > self.c_four.val() {
+            self.ld_beats.next = self.c_four.val();
+        }
+        self.ld_last.next = self.lr_left.val() <= self.c_four.val();
+        self.lr_v.next = self.lr_valid.val() & (self.lr_left.val() != 0);
+        self.use_st.next = (self.hold.val() == 2) | ((self.hold.val() == 0) & self.st_v.val());
+        self.use_ld.next =
+            (self.hold.val() == 1) | ((self.hold.val() == 0) & !self.st_v.val() & self.lr_v.val());
+        self.valid.next =
+            (self.use_st.val() & self.st_v.val()) | (self.use_ld.val() & self.lr_v.val());
+        self.beats.next = 0.into();
+        self.addr.next = 0.into();
+        if self.use_st.val() & self.st_v.val() {
+            self.beats.next = bit_cast::<3, 32>(self.st_beats.val());
+            self.addr.next = self.st_addr.val() | self.c_wflag.val();
+        }
+        if self.use_ld.val() & self.lr_v.val() {
+            self.beats.next = bit_cast::<3, 32>(self.ld_beats.val());
+            self.addr.next = self.lr_addr.val();
+        }
+        self.fire.next = self.valid.val() & self.dma_ready.val();
+        self.fire_st.next = self.fire.val() & self.use_st.val();
+        self.fire_ld.next = self.fire.val() & self.use_ld.val();
+        self.hold_d.next = 0.into();
+        if self.valid.val() & !self.dma_ready.val() {
+            self.hold_d.next = 1.into();
+            if self.use_st.val() {
+                self.hold_d.next = 2.into();
+            }
+        }
+    }
+}
+
+/// Declares a block whose ports begin with the tile's: the clock, the host command port, the
+/// DMA request, then the block's own `between` fields, then the status outputs, then its other
+/// fields. The port list is written once, here, and used by [`Tile`] and by the tile's bench
+/// (`crate::tile_bench::TileBench`, which passes them through):
+///
+/// ```ignore
+/// tile_ports! { #[derive(LogicBlock)] pub struct Name { between fields } { other fields } }
+/// tile_ports!(init Name { between values } { other values }) // the ports at their defaults
+/// ```
+macro_rules! tile_ports {
+    (@list $then:ident $args:tt) => {
+        tile_ports! { @$then $args [
+            /// Clock.
+            clock: In Clock,
+            /// Host: a command word is presented.
+            cmd_valid: In Bit,
+            /// Host: the command word.
+            cmd_word: In Bits<{ ::golden::spec::tile::CMD_BITS }>,
+            /// Host: the queue has room (fewer than `QUEUE_DEPTH` commands at the start of the
+            /// cycle).
+            cmd_ready: Out Bit,
+            /// DMA request valid (towards the throttle's `up_valid`).
+            dma_valid: Out Bit,
+            /// DMA request beats (1..=`MAX_REQ_ROWS`).
+            dma_beats: Out Bits<{ ::golden::spec::BEATS_BITS }>,
+            /// DMA request address (memory row; bit 31 set for a write).
+            dma_addr: Out Bits<{ ::golden::spec::ADDR_BITS }>,
+        ] [
+            /// The queue head issues this cycle.
+            issue: Out Bit,
+            /// Commands queued (cycle start).
+            q_count: Out Bits<{ ::golden::spec::tile::QUEUE_COUNT_BITS }>,
+            /// Load slots in use (cycle start).
+            ld_count: Out Bits<{ ::golden::spec::tile::LOAD_COUNT_BITS }>,
+            /// Execute unit busy.
+            ex_busy: Out Bit,
+            /// Store unit busy.
+            st_busy: Out Bit,
+            /// Nothing queued or in flight.
+            idle: Out Bit,
+            /// Sticky: a host word was dropped.
+            cmd_error: Out Bit,
+        ] }
+    };
+    (@decl [$(#[$m:meta])* $name:ident [$($between:tt)*] [$($rest:tt)*]]
+        [$($(#[$hd:meta])* $h:ident : $hdir:ident $hty:ty,)*]
+        [$($(#[$sd:meta])* $s:ident : $sdir:ident $sty:ty,)*]) => {
+        $(#[$m])*
+        pub struct $name {
+            $($(#[$hd])* pub $h: Signal<$hdir, $hty>,)*
+            $($between)*
+            $($(#[$sd])* pub $s: Signal<$sdir, $sty>,)*
+            $($rest)*
+        }
+    };
+    (@init [$name:ident [$($between:tt)*] [$($rest:tt)*]]
+        [$($(#[$hd:meta])* $h:ident : $hdir:ident $hty:ty,)*]
+        [$($(#[$sd:meta])* $s:ident : $sdir:ident $sty:ty,)*]) => {
+        $name {
+            $($h: Default::default(),)*
+            $($between)*
+            $($s: Default::default(),)*
+            $($rest)*
+        }
+    };
+    (init $name:ident { $($between:tt)* } { $($rest:tt)* }) => {
+        tile_ports!(@list init [$name [$($between)*] [$($rest)*]])
+    };
+    ($(#[$m:meta])* pub struct $name:ident { $($between:tt)* } { $($rest:tt)* }) => {
+        tile_ports!(@list decl [$(#[$m])* $name [$($between)*] [$($rest)*]]);
+    };
+}
+pub(crate) use tile_ports;
+
+tile_ports! {
 /// The tile. Ports first; `update()` implements `golden::tile::Tile` with the timing of
 /// `docs/TILE.md`.
 #[derive(LogicBlock)]
 pub struct Tile {
-    /// Clock.
-    pub clock: Signal<In, Clock>,
-    /// Host: a command word is presented.
-    pub cmd_valid: Signal<In, Bit>,
-    /// Host: the command word.
-    pub cmd_word: Signal<In, Bits<{ ts::CMD_BITS }>>,
-    /// Host: the queue has room (fewer than 16 commands at the start of the cycle).
-    pub cmd_ready: Signal<Out, Bit>,
-    /// DMA request valid (towards the throttle's `up_valid`).
-    pub dma_valid: Signal<Out, Bit>,
-    /// DMA request beats (1..=4).
-    pub dma_beats: Signal<Out, Bits<{ spec::BEATS_BITS }>>,
-    /// DMA request address (memory row; bit 31 set for a write).
-    pub dma_addr: Signal<Out, Bits<{ spec::ADDR_BITS }>>,
     /// The throttle accepts the request (`up_ready`): it fires.
     pub dma_ready: Signal<In, Bit>,
     /// A read beat for this tile arrives (written to the scratchpad at the end of the cycle).
@@ -696,20 +902,7 @@ pub struct Tile {
     pub rd_data: Signal<In, Row>,
     /// The converted accumulator row of the store unit's current write beat.
     pub st_wdata: Signal<Out, Row>,
-    /// The queue head issues this cycle.
-    pub issue: Signal<Out, Bit>,
-    /// Commands queued (cycle start).
-    pub q_count: Signal<Out, Bits<{ ts::QUEUE_COUNT_BITS }>>,
-    /// Load slots in use (cycle start).
-    pub ld_count: Signal<Out, Bits<{ ts::LOAD_COUNT_BITS }>>,
-    /// Execute unit busy.
-    pub ex_busy: Signal<Out, Bit>,
-    /// Store unit busy.
-    pub st_busy: Signal<Out, Bit>,
-    /// Nothing queued or in flight.
-    pub idle: Signal<Out, Bit>,
-    /// Sticky: a host word was dropped.
-    pub cmd_error: Signal<Out, Bit>,
+} {
     /// Scratchpad.
     pub sp: RowMem<128>,
     /// Accumulator, one memory per lane.
@@ -775,6 +968,8 @@ pub struct Tile {
     pub dec_hd: CmdDecode,
     /// Decoders of the two next-head candidates (`q_m0`, `q_m1`).
     pub dec_m: Vec<CmdDecode>,
+    /// The DMA request selector.
+    pub dma_sel: DmaSelect,
     i_ok: Signal<Local, Bit>,
     push: Signal<Local, Bit>,
     // The next head word: `queue[q_head]` or `queue[q_head + 1]` after this cycle's push.
@@ -799,18 +994,8 @@ pub struct Tile {
     iss_ex: Signal<Local, Bit>,
     iss_st: Signal<Local, Bit>,
     ld_done: Signal<Local, Bit>,
-    // DMA request.
+    // The store unit's request fired this cycle, and its beats (from `dma_sel`).
     st_beats: Signal<Local, Addr>,
-    st_v: Signal<Local, Bit>,
-    lr_valid: Signal<Local, Bit>,
-    lr_addr: Signal<Local, Addr>,
-    lr_left: Signal<Local, Addr>,
-    lr_beats: Signal<Local, Addr>,
-    lr_v: Signal<Local, Bit>,
-    use_st: Signal<Local, Bit>,
-    use_ld: Signal<Local, Bit>,
-    valid: Signal<Local, Bit>,
-    fire: Signal<Local, Bit>,
     fire_st: Signal<Local, Bit>,
     // Head slot (arrivals).
     hd_sp: Signal<Local, Bits<16>>,
@@ -837,8 +1022,6 @@ pub struct Tile {
     c_sp_rows: Constant<Addr>,
     c_acc_rows: Constant<Addr>,
     c_mem_rows: Constant<Addr>,
-    c_four: Constant<Addr>,
-    c_wflag: Constant<Addr>,
     c_depth: Constant<Bits<{ ts::QUEUE_COUNT_BITS }>>,
     c_slots: Constant<Bits<{ ts::LOAD_COUNT_BITS }>>,
     op_load: Constant<Bits<4>>,
@@ -848,31 +1031,19 @@ pub struct Tile {
     qid: Vec<Constant<Bits<QID_BITS>>>,
     sid: Vec<Constant<Bits<SID_BITS>>>,
 }
+}
 
 impl Tile {
     /// A tile with parameters `p` attached to a memory of `mem_rows` rows.
     pub fn new(p: &TileParams, mem_rows: u32) -> Self {
         let d = p.dim;
         let a = |v: u64| konst::<32>(v);
-        Self {
-            clock: Default::default(),
-            cmd_valid: Default::default(),
-            cmd_word: Default::default(),
-            cmd_ready: Default::default(),
-            dma_valid: Default::default(),
-            dma_beats: Default::default(),
-            dma_addr: Default::default(),
+        tile_ports!(init Self {
             dma_ready: Default::default(),
             rd_valid: Default::default(),
             rd_data: Default::default(),
             st_wdata: Default::default(),
-            issue: Default::default(),
-            q_count: Default::default(),
-            ld_count: Default::default(),
-            ex_busy: Default::default(),
-            st_busy: Default::default(),
-            idle: Default::default(),
-            cmd_error: Default::default(),
+        } {
             sp: RowMem::new(p.sp_rows as usize),
             acc: (0..d).map(|_| RowMem::new(p.acc_rows as usize)).collect(),
             cols: (0..d).map(|j| PeColumn::new(d, j)).collect(),
@@ -922,6 +1093,7 @@ impl Tile {
             dec_in: Default::default(),
             dec_hd: Default::default(),
             dec_m: (0..2).map(|_| CmdDecode::default()).collect(),
+            dma_sel: DmaSelect::default(),
             i_ok: Default::default(),
             push: Default::default(),
             q_next: Default::default(),
@@ -943,16 +1115,6 @@ impl Tile {
             iss_st: Default::default(),
             ld_done: Default::default(),
             st_beats: Default::default(),
-            st_v: Default::default(),
-            lr_valid: Default::default(),
-            lr_addr: Default::default(),
-            lr_left: Default::default(),
-            lr_beats: Default::default(),
-            lr_v: Default::default(),
-            use_st: Default::default(),
-            use_ld: Default::default(),
-            valid: Default::default(),
-            fire: Default::default(),
             fire_st: Default::default(),
             hd_sp: Default::default(),
             hd_rows: Default::default(),
@@ -976,8 +1138,6 @@ impl Tile {
             c_sp_rows: a(u64::from(p.sp_rows)),
             c_acc_rows: a(u64::from(p.acc_rows)),
             c_mem_rows: a(u64::from(mem_rows)),
-            c_four: a(u64::from(ts::MAX_REQ_ROWS)),
-            c_wflag: a(u64::from(ts::WRITE_FLAG)),
             c_depth: konst(ts::QUEUE_DEPTH as u64),
             c_slots: konst(ts::LOAD_SLOTS as u64),
             op_load: konst(u64::from(ts::OP_LOAD)),
@@ -986,7 +1146,7 @@ impl Tile {
             op_fence: konst(u64::from(ts::OP_FENCE)),
             qid: (0..ts::QUEUE_DEPTH).map(|i| konst(i as u64)).collect(),
             sid: (0..ts::LOAD_SLOTS).map(|i| konst(i as u64)).collect(),
-        }
+        })
     }
 
     /// Array dimension.
@@ -1181,69 +1341,42 @@ impl Logic for Tile {
             }
         }
 
-        // ---- DMA request: the held one, else the store's, else the oldest load's. Each unit
-        // keeps its next memory row and its rows not yet requested in registers.
-        self.st_beats.next = self.st_left.q.val();
-        if self.st_left.q.val() > self.c_four.val() {
-            self.st_beats.next = self.c_four.val();
-        }
-        self.st_v.next = self.st_on.q.val() & (self.st_left.q.val() != 0);
-        self.lr_valid.next = false;
-        self.lr_addr.next = 0.into();
-        self.lr_left.next = 0.into();
+        // ---- DMA request ([`DmaSelect`]): the held one, else the store's, else the oldest
+        // load's. Each unit keeps its next memory row and its rows not yet requested in
+        // registers; the selector reads them and the hold register.
+        self.dma_sel.hold.next = self.hold.q.val();
+        self.dma_sel.st_on.next = self.st_on.q.val();
+        self.dma_sel.st_addr.next = self.st_addr.q.val();
+        self.dma_sel.st_left.next = self.st_left.q.val();
+        self.dma_sel.ld_req.next = self.ld_req.q.val();
         self.hd_sp.next = 0.into();
         self.hd_rows.next = 0.into();
         for i in 0..self.ld_valid.len() {
-            if self.ld_req.q.val() == self.sid[i].val() {
-                self.lr_valid.next = self.ld_valid[i].q.val();
-                self.lr_addr.next = self.ld_addr[i].q.val();
-                self.lr_left.next = self.ld_left[i].q.val();
-            }
+            self.dma_sel.ld_valid[i].next = self.ld_valid[i].q.val();
+            self.dma_sel.ld_addr[i].next = self.ld_addr[i].q.val();
+            self.dma_sel.ld_left[i].next = self.ld_left[i].q.val();
             if self.ld_head.q.val() == self.sid[i].val() {
                 self.hd_sp.next = self.ld_sp[i].q.val();
                 self.hd_rows.next = self.ld_rows[i].q.val();
             }
         }
-        self.lr_beats.next = self.lr_left.val();
-        if self.lr_left.val() > self.c_four.val() {
-            self.lr_beats.next = self.c_four.val();
-        }
-        self.lr_v.next = self.lr_valid.val() & (self.lr_left.val() != 0);
-        self.use_st.next = (self.hold.q.val() == 2) | ((self.hold.q.val() == 0) & self.st_v.val());
-        self.use_ld.next = (self.hold.q.val() == 1)
-            | ((self.hold.q.val() == 0) & !self.st_v.val() & self.lr_v.val());
-        self.valid.next =
-            (self.use_st.val() & self.st_v.val()) | (self.use_ld.val() & self.lr_v.val());
-        self.dma_valid.next = self.valid.val();
-        self.dma_beats.next = 0.into();
-        self.dma_addr.next = 0.into();
-        if self.use_st.val() & self.st_v.val() {
-            self.dma_beats.next = bit_cast::<3, 32>(self.st_beats.val());
-            self.dma_addr.next = self.st_addr.q.val() | self.c_wflag.val();
-        }
-        if self.use_ld.val() & self.lr_v.val() {
-            self.dma_beats.next = bit_cast::<3, 32>(self.lr_beats.val());
-            self.dma_addr.next = self.lr_addr.val();
-        }
-        self.fire.next = self.valid.val() & self.dma_ready.val();
-        self.fire_st.next = self.fire.val() & self.use_st.val();
-        self.hold.d.next = 0.into();
-        if self.valid.val() & !self.dma_ready.val() {
-            self.hold.d.next = 1.into();
-            if self.use_st.val() {
-                self.hold.d.next = 2.into();
-            }
-        }
+        self.dma_sel.dma_ready.next = self.dma_ready.val();
+        self.dma_valid.next = self.dma_sel.valid.val();
+        self.dma_beats.next = self.dma_sel.beats.val();
+        self.dma_addr.next = self.dma_sel.addr.val();
+        self.hold.d.next = self.dma_sel.hold_d.val();
+        self.fire_st.next = self.dma_sel.fire_st.val();
+        self.st_beats.next = self.dma_sel.st_beats.val();
 
         // ---- Load unit: request bookkeeping, arrivals, issue.
         for i in 0..self.ld_valid.len() {
-            if self.fire.val() & self.use_ld.val() & (self.ld_req.q.val() == self.sid[i].val()) {
-                self.ld_addr[i].d.next = self.ld_addr[i].q.val() + self.lr_beats.val();
-                self.ld_left[i].d.next = self.ld_left[i].q.val() - self.lr_beats.val();
+            if self.dma_sel.fire_ld.val() & (self.ld_req.q.val() == self.sid[i].val()) {
+                self.ld_addr[i].d.next = self.ld_addr[i].q.val() + self.dma_sel.ld_beats.val();
+                self.ld_left[i].d.next = self.ld_left[i].q.val() - self.dma_sel.ld_beats.val();
             }
         }
         // The slot's last request (its rows left fit in one request).
-        if self.fire.val() & self.use_ld.val() & (self.lr_left.val() <= self.c_four.val()) {
+        if self.dma_sel.fire_ld.val() & self.dma_sel.ld_last.val() {
             self.ld_req.d.next = self.ld_req.q.val() + 1;
         }
         self.sp.we.next = self.rd_valid.val();
