@@ -50,5 +50,8 @@ fn every_file_the_readme_links_exists() {
         );
         checked += 1;
     }
-    assert!(checked > 5, "found only {checked} relative links in README.md");
+    assert!(
+        checked > 5,
+        "found only {checked} relative links in README.md"
+    );
 }
