@@ -201,7 +201,7 @@ pub struct SocCycle {
 impl Ports for SocCycle {
     /// Names: per tile `k`: inputs `cmd_valid$k`, `cmd_word$k`, `cfg_we$k`, `cfg_addr$k`,
     /// `cfg_wdata$k`; outputs `cmd_ready$k`, `cfg_rdata$k`, `dma_valid$k`, `dma_beats$k`,
-    /// `dma_addr$k`, `dma_fire$k`, `issue$k`, `thr_bubble$k`, `q_count$k`, `ld_count$k`,
+    /// `dma_addr$k`, `dma_fire$k`, `thr_bubble$k`, `issue$k`, `q_count$k`, `ld_count$k`,
     /// `ex_busy$k`, `st_busy$k`, `idle$k`, `cmd_error$k`. Shared: inputs `arb_cfg_we`,
     /// `arb_cfg_addr`, `arb_cfg_wdata`; outputs `mem_valid`, `mem_ready`, `mem_id`,
     /// `mem_beats`, `mem_addr`, `arb_cfg_rdata`.
@@ -211,7 +211,6 @@ impl Ports for SocCycle {
             f(Port::input("cmd_valid", 1).at(k), u64::from(t.cmd_valid));
             f(Port::input("cmd_word", ts::CMD_BITS).at(k), t.cmd_word);
             observe::cfg_ports(f, observe::CFG, Some(k), &t.cfg);
-            let s = &t.status;
             let mut o = |name, width, v| f(Port::output(name, width).at(k), v);
             o("cmd_ready", 1, u64::from(t.cmd_ready));
             o("cfg_rdata", spec::CFG_RDATA_BITS, u64::from(t.cfg_rdata));
@@ -219,14 +218,8 @@ impl Ports for SocCycle {
             o("dma_beats", spec::BEATS_BITS, u64::from(t.dma_beats));
             o("dma_addr", spec::ADDR_BITS, u64::from(t.dma_addr));
             o("dma_fire", 1, u64::from(t.dma_fire));
-            o("issue", 1, u64::from(t.issue));
             o("thr_bubble", 1, u64::from(t.bubble));
-            o("q_count", ts::QUEUE_COUNT_BITS, s.queue as u64);
-            o("ld_count", ts::LOAD_COUNT_BITS, s.loads as u64);
-            o("ex_busy", 1, u64::from(s.exec_busy));
-            o("st_busy", 1, u64::from(s.store_busy));
-            o("idle", 1, u64::from(s.idle));
-            o("cmd_error", 1, u64::from(s.cmd_error));
+            t.status.visit_ports(t.issue, &mut o);
         }
         let arb_cfg = ["arb_cfg_we", "arb_cfg_addr", "arb_cfg_wdata"];
         observe::cfg_ports(f, arb_cfg, None, &self.arb_cfg);

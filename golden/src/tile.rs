@@ -511,6 +511,23 @@ pub struct TileStatus {
     pub cmd_error: bool,
 }
 
+impl TileStatus {
+    /// Walk the tile's status outputs, named and ordered as the RTL's: `issue` (the queue
+    /// head issues this cycle, given), `q_count`, `ld_count`, `ex_busy`, `st_busy`, `idle`,
+    /// `cmd_error`, as `out(name, width, value)`. Declared once for the SoC's walk
+    /// (`crate::soc::SocCycle`, per tile) and the tile bench's (`crate::tile_bench`).
+    #[inline(always)]
+    pub(crate) fn visit_ports(&self, issue: bool, out: &mut impl FnMut(&'static str, usize, u64)) {
+        out("issue", 1, u64::from(issue));
+        out("q_count", ts::QUEUE_COUNT_BITS, self.queue as u64);
+        out("ld_count", ts::LOAD_COUNT_BITS, self.loads as u64);
+        out("ex_busy", 1, u64::from(self.exec_busy));
+        out("st_busy", 1, u64::from(self.store_busy));
+        out("idle", 1, u64::from(self.idle));
+        out("cmd_error", 1, u64::from(self.cmd_error));
+    }
+}
+
 /// The inputs of one tile cycle (the RTL tile's input ports; the read data path is inside the
 /// golden model, see "fast and exact").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -59,7 +59,6 @@ impl Ports for BenchCycle {
         f(Port::input("cmd_word", ts::CMD_BITS), i.cmd_word);
         f(Port::input("dma_grant", 1), u64::from(i.dma_grant));
         let o = &self.out;
-        let s = &o.status;
         let mut out = |name, width, v| f(Port::output(name, width), v);
         out("cmd_ready", 1, u64::from(o.cmd_ready));
         out("dma_valid", 1, u64::from(o.dma.is_some()));
@@ -75,13 +74,7 @@ impl Ports for BenchCycle {
         );
         out("dma_fire", 1, u64::from(self.dma_fire));
         out("mem_ready", 1, u64::from(self.mem_ready));
-        out("issue", 1, u64::from(o.issue));
-        out("q_count", ts::QUEUE_COUNT_BITS, s.queue as u64);
-        out("ld_count", ts::LOAD_COUNT_BITS, s.loads as u64);
-        out("ex_busy", 1, u64::from(s.exec_busy));
-        out("st_busy", 1, u64::from(s.store_busy));
-        out("idle", 1, u64::from(s.idle));
-        out("cmd_error", 1, u64::from(s.cmd_error));
+        o.status.visit_ports(o.issue, &mut out);
     }
 }
 

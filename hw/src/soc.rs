@@ -22,7 +22,7 @@
 
 use crate::arbiter::BusArbiter;
 use crate::throttle::MemThrottle;
-use crate::tile::{DelayLine, MemAddr, Row, RowMem, Tile};
+use crate::tile::{DelayLine, Row, RowMem, Tile};
 use golden::soc::SocParams;
 use golden::spec::{self, tile as ts};
 use rust_hdl::prelude::*;
@@ -31,6 +31,60 @@ fn signals<D: Direction, T: Synth>(n: usize) -> Vec<Signal<D, T>> {
     (0..n).map(|_| Signal::default()).collect()
 }
 
+/// Declares a block with the shared memory's back door (see the module docs, # Back door):
+/// the block's `before` fields, then the `bd_*` ports, then its `after` fields. The back door's
+/// ports are written once, here, and used by [`MocaSoc`], [`MemPort`] and the tile's bench
+/// (`crate::tile_bench::TileBench`, through `tile_ports! { with backdoor_ports; ... }`); the
+/// golden declaration they are checked against is `golden::soc::BACKDOOR_PORTS`.
+///
+/// ```ignore
+/// backdoor_ports! { #[derive(LogicBlock)] pub struct Name { before fields } { after fields } }
+/// backdoor_ports!(init Name { before values } { after values }) // the ports at their defaults
+/// ```
+macro_rules! backdoor_ports {
+    (@list $then:ident $args:tt) => {
+        backdoor_ports! { @$then $args [
+            /// Back door: write a memory row.
+            bd_we: In Bit,
+            /// Back door: memory row.
+            bd_addr: In $crate::tile::MemAddr,
+            /// Back door: write data, lanes 0..8 (lane `j` in bits `8j+7..8j`).
+            bd_wdata_lo: In Bits<{ ::golden::soc::BACKDOOR_HALF_BITS }>,
+            /// Back door: write data, lanes 8..16.
+            bd_wdata_hi: In Bits<{ ::golden::soc::BACKDOOR_HALF_BITS }>,
+            /// Back door: the row at `bd_addr`, lanes 0..8.
+            bd_rdata_lo: Out Bits<{ ::golden::soc::BACKDOOR_HALF_BITS }>,
+            /// Back door: the row at `bd_addr`, lanes 8..16.
+            bd_rdata_hi: Out Bits<{ ::golden::soc::BACKDOOR_HALF_BITS }>,
+        ] }
+    };
+    (@decl [$(#[$m:meta])* $name:ident [$($before:tt)*] [$($after:tt)*]]
+        [$($(#[$pd:meta])* $p:ident : $pdir:ident $pty:ty,)*]) => {
+        $(#[$m])*
+        pub struct $name {
+            $($before)*
+            $($(#[$pd])* pub $p: Signal<$pdir, $pty>,)*
+            $($after)*
+        }
+    };
+    (@init [$name:ident [$($before:tt)*] [$($after:tt)*]]
+        [$($(#[$pd:meta])* $p:ident : $pdir:ident $pty:ty,)*]) => {
+        $name {
+            $($before)*
+            $($p: Default::default(),)*
+            $($after)*
+        }
+    };
+    (init $name:ident { $($before:tt)* } { $($after:tt)* }) => {
+        backdoor_ports!(@list init [$name [$($before)*] [$($after)*]])
+    };
+    ($(#[$m:meta])* pub struct $name:ident { $($before:tt)* } { $($after:tt)* }) => {
+        backdoor_ports!(@list decl [$(#[$m])* $name [$($before)*] [$($after)*]]);
+    };
+}
+pub(crate) use backdoor_ports;
+
+backdoor_ports! {
 /// The SoC. Ports first (per-tile ports are `Vec`s, emitted as `name$k`).
 #[derive(LogicBlock)]
 pub struct MocaSoc {
@@ -92,18 +146,7 @@ pub struct MocaSoc {
     pub mem_addr: Signal<Out, Bits<{ spec::ADDR_BITS }>>,
     /// Arbiter register at `arb_cfg_addr`.
     pub arb_cfg_rdata: Signal<Out, Bits<{ spec::CFG_RDATA_BITS }>>,
-    /// Back door: write a memory row.
-    pub bd_we: Signal<In, Bit>,
-    /// Back door: memory row.
-    pub bd_addr: Signal<In, MemAddr>,
-    /// Back door: write data, lanes 0..8 (lane `j` in bits `8j+7..8j`).
-    pub bd_wdata_lo: Signal<In, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
-    /// Back door: write data, lanes 8..16.
-    pub bd_wdata_hi: Signal<In, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
-    /// Back door: the row at `bd_addr`, lanes 0..8.
-    pub bd_rdata_lo: Signal<Out, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
-    /// Back door: the row at `bd_addr`, lanes 8..16.
-    pub bd_rdata_hi: Signal<Out, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
+} {
     /// The tiles.
     pub tiles: Vec<Tile>,
     /// One throttle per tile.
@@ -116,13 +159,14 @@ pub struct MocaSoc {
     tile_id: Vec<Constant<Bits<4>>>,
     tile_tag: Vec<Constant<Bits<5>>>,
 }
+}
 
 impl MocaSoc {
     /// The SoC for `p` (validated).
     pub fn new(p: &SocParams) -> Result<Self, golden::soc::SocError> {
         p.validate()?;
         let n = p.tiles;
-        Ok(Self {
+        Ok(backdoor_ports!(init Self {
             clock: Default::default(),
             cmd_valid: signals(n),
             cmd_word: signals(n),
@@ -152,12 +196,7 @@ impl MocaSoc {
             mem_beats: Default::default(),
             mem_addr: Default::default(),
             arb_cfg_rdata: Default::default(),
-            bd_we: Default::default(),
-            bd_addr: Default::default(),
-            bd_wdata_lo: Default::default(),
-            bd_wdata_hi: Default::default(),
-            bd_rdata_lo: Default::default(),
-            bd_rdata_hi: Default::default(),
+        } {
             tiles: (0..n).map(|_| Tile::new(&p.tile, p.mem_rows)).collect(),
             throttles: (0..n).map(|_| MemThrottle::default()).collect(),
             arbiter: BusArbiter::new(n).map_err(golden::soc::SocError::Config)?,
@@ -169,7 +208,7 @@ impl MocaSoc {
             tile_tag: (0..n)
                 .map(|k| Constant::new(Bits::from(0x10 | k as u64)))
                 .collect(),
-        })
+        }))
     }
 
     /// Number of tiles.
@@ -249,6 +288,7 @@ impl Logic for MocaSoc {
     }
 }
 
+backdoor_ports! {
 /// The shared memory behind its port, used by the SoC and by the tile's bench
 /// (`crate::tile_bench`): see the module docs (# Memory port, # Back door). `req_*` is the
 /// request presented to the port (taken when `grant`: `req_valid` while the port is `free`);
@@ -277,18 +317,7 @@ pub struct MemPort {
     pub rd_tag: Signal<Out, Bits<5>>,
     /// The arriving read row.
     pub rd_data: Signal<Out, Row>,
-    /// Back door: write a memory row.
-    pub bd_we: Signal<In, Bit>,
-    /// Back door: memory row.
-    pub bd_addr: Signal<In, MemAddr>,
-    /// Back door: write data, lanes 0..8 (lane `j` in bits `8j+7..8j`).
-    pub bd_wdata_lo: Signal<In, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
-    /// Back door: write data, lanes 8..16.
-    pub bd_wdata_hi: Signal<In, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
-    /// Back door: the row at `bd_addr`, lanes 0..8.
-    pub bd_rdata_lo: Signal<Out, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
-    /// Back door: the row at `bd_addr`, lanes 8..16.
-    pub bd_rdata_hi: Signal<Out, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
+} {
     /// The memory.
     pub mem: RowMem<128>,
     /// Read data delay line (`L-1` stages after the registered read).
@@ -306,11 +335,12 @@ pub struct MemPort {
     b_wr: Signal<Local, Bit>,
     c_valid_tag: Constant<Bits<5>>,
 }
+}
 
 impl MemPort {
     /// A zeroed memory of `mem_rows` rows with read latency `latency` (1..=1024).
     pub fn new(mem_rows: u32, latency: u32) -> Self {
-        Self {
+        backdoor_ports!(init Self {
             clock: Default::default(),
             req_valid: Default::default(),
             req_beats: Default::default(),
@@ -321,12 +351,7 @@ impl MemPort {
             id: Default::default(),
             rd_tag: Default::default(),
             rd_data: Default::default(),
-            bd_we: Default::default(),
-            bd_addr: Default::default(),
-            bd_wdata_lo: Default::default(),
-            bd_wdata_hi: Default::default(),
-            bd_rdata_lo: Default::default(),
-            bd_rdata_hi: Default::default(),
+        } {
             mem: RowMem::with_debug_read(mem_rows as usize),
             dl_data: DelayLine::new(latency as usize - 1),
             dl_tag: DelayLine::new(latency as usize),
@@ -339,7 +364,7 @@ impl MemPort {
             b_addr: Default::default(),
             b_wr: Default::default(),
             c_valid_tag: Constant::new(Bits::from(0x10)),
-        }
+        })
     }
 }
 

@@ -824,6 +824,11 @@ impl Logic for DmaSelect {
 /// tile_ports! { #[derive(LogicBlock)] pub struct Name { between fields } { other fields } }
 /// tile_ports!(init Name { between values } { other values }) // the ports at their defaults
 /// ```
+///
+/// `tile_ports! { with group; ... }` and `tile_ports!(init with group; ...)` hand the result
+/// (the tile's ports and the `between` fields, then the other fields) on to another port
+/// group's macro of the same form, such as `crate::soc::backdoor_ports!`: a block with
+/// several groups declares each group's ports once.
 macro_rules! tile_ports {
     (@list $then:ident $args:tt) => {
         tile_ports! { @$then $args [
@@ -870,6 +875,20 @@ macro_rules! tile_ports {
             $($rest)*
         }
     };
+    (@decl_with [$wrap:ident $(#[$m:meta])* $name:ident [$($between:tt)*] [$($rest:tt)*]]
+        [$($(#[$hd:meta])* $h:ident : $hdir:ident $hty:ty,)*]
+        [$($(#[$sd:meta])* $s:ident : $sdir:ident $sty:ty,)*]) => {
+        $wrap! {
+            $(#[$m])*
+            pub struct $name {
+                $($(#[$hd])* pub $h: Signal<$hdir, $hty>,)*
+                $($between)*
+                $($(#[$sd])* pub $s: Signal<$sdir, $sty>,)*
+            } {
+                $($rest)*
+            }
+        }
+    };
     (@init [$name:ident [$($between:tt)*] [$($rest:tt)*]]
         [$($(#[$hd:meta])* $h:ident : $hdir:ident $hty:ty,)*]
         [$($(#[$sd:meta])* $s:ident : $sdir:ident $sty:ty,)*]) => {
@@ -880,11 +899,28 @@ macro_rules! tile_ports {
             $($rest)*
         }
     };
+    (@init_with [$wrap:ident $name:ident [$($between:tt)*] [$($rest:tt)*]]
+        [$($(#[$hd:meta])* $h:ident : $hdir:ident $hty:ty,)*]
+        [$($(#[$sd:meta])* $s:ident : $sdir:ident $sty:ty,)*]) => {
+        $wrap!(init $name {
+            $($h: Default::default(),)*
+            $($between)*
+            $($s: Default::default(),)*
+        } {
+            $($rest)*
+        })
+    };
     (init $name:ident { $($between:tt)* } { $($rest:tt)* }) => {
         tile_ports!(@list init [$name [$($between)*] [$($rest)*]])
     };
+    (init with $wrap:ident; $name:ident { $($between:tt)* } { $($rest:tt)* }) => {
+        tile_ports!(@list init_with [$wrap $name [$($between)*] [$($rest)*]])
+    };
     ($(#[$m:meta])* pub struct $name:ident { $($between:tt)* } { $($rest:tt)* }) => {
         tile_ports!(@list decl [$(#[$m])* $name [$($between)*] [$($rest)*]]);
+    };
+    (with $wrap:ident; $(#[$m:meta])* pub struct $name:ident { $($between:tt)* } { $($rest:tt)* }) => {
+        tile_ports!(@list decl_with [$wrap $(#[$m])* $name [$($between)*] [$($rest)*]]);
     };
 }
 pub(crate) use tile_ports;

@@ -10,12 +10,12 @@
 //!
 //! The back door (`bd_*`) is the SoC's (`golden::soc::BACKDOOR_PORTS`).
 
-use crate::soc::MemPort;
-use crate::tile::{MemAddr, Tile, tile_ports};
+use crate::soc::{MemPort, backdoor_ports};
+use crate::tile::{Tile, tile_ports};
 use golden::tile::TileParams;
 use rust_hdl::prelude::*;
 
-tile_ports! {
+tile_ports! { with backdoor_ports;
 /// The bench. Ports first: the tile's own host, DMA request and status ports (passed
 /// through), the environment's grant, the memory port's state and the back door.
 #[derive(LogicBlock)]
@@ -27,18 +27,6 @@ pub struct TileBench {
     /// The memory port is free.
     pub mem_ready: Signal<Out, Bit>,
 } {
-    /// Back door: write a memory row.
-    pub bd_we: Signal<In, Bit>,
-    /// Back door: memory row.
-    pub bd_addr: Signal<In, MemAddr>,
-    /// Back door: write data, lanes 0..8.
-    pub bd_wdata_lo: Signal<In, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
-    /// Back door: write data, lanes 8..16.
-    pub bd_wdata_hi: Signal<In, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
-    /// Back door: the row at `bd_addr`, lanes 0..8.
-    pub bd_rdata_lo: Signal<Out, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
-    /// Back door: the row at `bd_addr`, lanes 8..16.
-    pub bd_rdata_hi: Signal<Out, Bits<{ golden::soc::BACKDOOR_HALF_BITS }>>,
     /// The tile.
     pub tile: Tile,
     /// The memory behind the SoC's memory port.
@@ -56,17 +44,11 @@ impl TileBench {
         latency: u32,
     ) -> Result<Self, golden::tile_bench::BenchError> {
         golden::tile_bench::TileBench::new(*p, mem_rows, latency)?;
-        Ok(tile_ports!(init Self {
+        Ok(tile_ports!(init with backdoor_ports; Self {
             dma_grant: Default::default(),
             dma_fire: Default::default(),
             mem_ready: Default::default(),
         } {
-            bd_we: Default::default(),
-            bd_addr: Default::default(),
-            bd_wdata_lo: Default::default(),
-            bd_wdata_hi: Default::default(),
-            bd_rdata_lo: Default::default(),
-            bd_rdata_hi: Default::default(),
             tile: Tile::new(p, mem_rows),
             mport: MemPort::new(mem_rows, latency),
             // A valid read tag for requester 0, the tile.
