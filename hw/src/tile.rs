@@ -864,17 +864,6 @@ macro_rules! tile_ports {
             cmd_error: Out Bit,
         ] }
     };
-    (@decl [$(#[$m:meta])* $name:ident [$($between:tt)*] [$($rest:tt)*]]
-        [$($(#[$hd:meta])* $h:ident : $hdir:ident $hty:ty,)*]
-        [$($(#[$sd:meta])* $s:ident : $sdir:ident $sty:ty,)*]) => {
-        $(#[$m])*
-        pub struct $name {
-            $($(#[$hd])* pub $h: Signal<$hdir, $hty>,)*
-            $($between)*
-            $($(#[$sd])* pub $s: Signal<$sdir, $sty>,)*
-            $($rest)*
-        }
-    };
     (@decl_with [$wrap:ident $(#[$m:meta])* $name:ident [$($between:tt)*] [$($rest:tt)*]]
         [$($(#[$hd:meta])* $h:ident : $hdir:ident $hty:ty,)*]
         [$($(#[$sd:meta])* $s:ident : $sdir:ident $sty:ty,)*]) => {
@@ -889,16 +878,6 @@ macro_rules! tile_ports {
             }
         }
     };
-    (@init [$name:ident [$($between:tt)*] [$($rest:tt)*]]
-        [$($(#[$hd:meta])* $h:ident : $hdir:ident $hty:ty,)*]
-        [$($(#[$sd:meta])* $s:ident : $sdir:ident $sty:ty,)*]) => {
-        $name {
-            $($h: Default::default(),)*
-            $($between)*
-            $($s: Default::default(),)*
-            $($rest)*
-        }
-    };
     (@init_with [$wrap:ident $name:ident [$($between:tt)*] [$($rest:tt)*]]
         [$($(#[$hd:meta])* $h:ident : $hdir:ident $hty:ty,)*]
         [$($(#[$sd:meta])* $s:ident : $sdir:ident $sty:ty,)*]) => {
@@ -911,19 +890,31 @@ macro_rules! tile_ports {
         })
     };
     (init $name:ident { $($between:tt)* } { $($rest:tt)* }) => {
-        tile_ports!(@list init [$name [$($between)*] [$($rest)*]])
+        tile_ports!(init with ports_struct; $name { $($between)* } { $($rest)* })
     };
     (init with $wrap:ident; $name:ident { $($between:tt)* } { $($rest:tt)* }) => {
         tile_ports!(@list init_with [$wrap $name [$($between)*] [$($rest)*]])
     };
     ($(#[$m:meta])* pub struct $name:ident { $($between:tt)* } { $($rest:tt)* }) => {
-        tile_ports!(@list decl [$(#[$m])* $name [$($between)*] [$($rest)*]]);
+        tile_ports! { with ports_struct; $(#[$m])* pub struct $name { $($between)* } { $($rest)* } }
     };
     (with $wrap:ident; $(#[$m:meta])* pub struct $name:ident { $($between:tt)* } { $($rest:tt)* }) => {
         tile_ports!(@list decl_with [$wrap $(#[$m])* $name [$($between)*] [$($rest)*]]);
     };
 }
 pub(crate) use tile_ports;
+
+/// The end of a chain of port-group macros (`tile_ports!`, `crate::soc::backdoor_ports!`):
+/// the struct (or its initialiser) with the fields collected so far.
+macro_rules! ports_struct {
+    ($(#[$m:meta])* pub struct $name:ident { $($a:tt)* } { $($b:tt)* }) => {
+        $(#[$m])*
+        pub struct $name { $($a)* $($b)* }
+    };
+    (init $name:ident { $($a:tt)* } { $($b:tt)* }) => {
+        $name { $($a)* $($b)* }
+    };
+}
 
 tile_ports! {
 /// The tile. Ports first; `update()` implements `golden::tile::Tile` with the timing of
