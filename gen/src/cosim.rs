@@ -473,10 +473,10 @@ pub(crate) fn check_vcd_path(p: &Path) -> Result<()> {
 /// `moca cosim`.
 pub fn cosim_cmd(a: &CosimArgs) -> Result<ExitCode> {
     if a.block == CosimTarget::Soc {
-        return soc_cmd(a);
+        return crate::cosim_checked::cmd(a, &SocScenario::from_args(a)?);
     }
     if a.block == CosimTarget::Tile {
-        return crate::cosim_tile::tile_cmd(a);
+        return crate::cosim_checked::cmd(a, &crate::cosim_tile::scenario(a)?);
     }
     let s = Scenario::from_args(a)?;
     if let Some(p) = &a.vcd {
@@ -699,149 +699,60 @@ impl SocScenario {
     }
 }
 
-/// A data-checked run (tile or SoC) passed: every port matched every cycle, the RTL went idle
-/// in the same cycle as the golden model, and the output matrices are right.
-pub fn data_checked_ok(
-    r: &CosimReport,
-    rtl_cycles: Option<u64>,
-    golden_cycles: u64,
-    data_ok: Option<bool>,
-) -> bool {
-    r.passed() && data_ok == Some(true) && rtl_cycles == Some(golden_cycles)
-}
+impl crate::cosim_checked::Checked for SocScenario {
+    type Block = SocBlock;
+    type Stats = SocStats;
+    const BLOCK: &'static str = "soc";
 
-/// The human report's end of a data-checked run: when RTL and golden went idle, and whether
-/// the output matrices equal the reference (`right` names them with their verb, e.g. "the
-/// output matrix (RTL and golden memory) equals").
-pub fn print_idle_and_data(
-    r: &CosimReport,
-    rtl_cycles: Option<u64>,
-    golden_cycles: u64,
-    data_ok: Option<bool>,
-    right: &str,
-) {
-    match rtl_cycles {
-        Some(c) => println!("RTL idle after {c} cycles, golden after {golden_cycles}"),
-        None if r.passed() => {
-            println!("RTL NOT idle when golden was (after {golden_cycles} cycles)")
+    fn verilog(&self) -> Result<hw::emit::VerilogTop> {
+        hw::emit::soc(&self.params).map_err(usage)
+    }
+
+    fn block(&self, seed: u64) -> Result<SocBlock> {
+        SocScenario::block(self, seed)
+    }
+
+    fn run_length(b: &SocBlock) -> u64 {
+        b.cycles()
+    }
+
+    fn stats(b: &SocBlock) -> SocStats {
+        b.stats().clone()
+    }
+
+    fn data_check(st: &SocStats) -> crate::cosim_checked::DataCheck {
+        crate::cosim_checked::DataCheck {
+            golden_cycles: st.golden_cycles,
+            rtl_cycles: st.rtl_cycles,
+            data_ok: st.data_ok,
         }
-        None => {}
-    }
-    match data_ok {
-        Some(true) => println!("data: {right} the reference matmul"),
-        Some(false) => println!("data: WRONG output matrix (see the JSON or rerun)"),
-        None => {}
-    }
-}
-
-/// The result of an SoC co-simulation.
-pub struct SocOutcome {
-    /// The engine's report.
-    pub report: CosimReport,
-    /// Cycles, per-tile cycles and the data check.
-    pub stats: SocStats,
-}
-
-impl SocOutcome {
-    /// Every port matched every cycle, the RTL ended idle with the golden model, and every
-    /// output matrix is right.
-    pub fn ok(&self) -> bool {
-        data_checked_ok(
-            &self.report,
-            self.stats.rtl_cycles,
-            self.stats.golden_cycles,
-            self.stats.data_ok,
-        )
     }
 
-    /// The whole result as one JSON object (the `--json` interface).
-    pub fn to_json(&self, s: &SocScenario, seed: u64) -> Value {
-        let st = &self.stats;
-        let mut v = report_json("soc", seed, &self.report, s.command(seed));
-        let extra = json!({
-            "rtl_cycles": st.rtl_cycles,
-            "golden_cycles": st.golden_cycles,
-            "per_tile_cycles": st.per_tile_cycles,
-            "data_ok": st.data_ok,
-            "passed": self.ok(),
-        });
-        extend_json(&mut v, &[&extra, &s.json_params()]);
+    fn command(&self, seed: u64) -> String {
+        SocScenario::command(self, seed)
+    }
+
+    fn json_fields(&self, st: &SocStats) -> Value {
+        let mut v = json!({ "per_tile_cycles": st.per_tile_cycles });
+        extend_json(&mut v, &[&self.json_params()]);
         v
     }
-}
 
-/// Run `s` with `seed` in Verilator lockstep with the golden SoC until idle (`opts.cycles` is
-/// replaced by the run length), then check the output matrices. `progress` gets the cycles done
-/// and the run length.
-pub fn run_soc(
-    s: &SocScenario,
-    seed: u64,
-    opts: &CosimOptions,
-    progress: &mut dyn FnMut(u64, u64),
-) -> Result<SocOutcome> {
-    let v = hw::emit::soc(&s.params).map_err(usage)?;
-    let mut b = s.block(seed)?;
-    let total = b.cycles();
-    let opts = CosimOptions {
-        cycles: total,
-        ..opts.clone()
-    };
-    let report = cosim::run(&v.text, &v.top, &mut b, &opts, &mut |done| {
-        progress(done, total)
-    })
-    .context("co-simulating the SoC")?;
-    Ok(SocOutcome {
-        report,
-        stats: b.stats().clone(),
-    })
-}
-
-fn soc_cmd(a: &CosimArgs) -> Result<ExitCode> {
-    let s = SocScenario::from_args(a)?;
-    if let Some(p) = &a.vcd {
-        check_vcd_path(p)?;
-    }
-    let seed = a.seed.unwrap_or_else(clock_seed);
-    let opts = CosimOptions {
-        vcd: a.vcd.clone(),
-        mismatch_vcd: Some(std::env::temp_dir().join(format!("moca-cosim-soc-seed{seed}.vcd"))),
-        ..Default::default()
-    };
-    if a.json {
-        if a.seed.is_none() {
-            eprintln!("moca cosim: seed {seed}");
-        }
-    } else {
-        println!("moca cosim: seed {seed} (rerun: {})", s.command(seed));
-    }
-    let mut pb = None;
-    let outcome = run_soc(&s, seed, &opts, &mut |done, total| {
-        pb.get_or_insert_with(|| progress_bar(total, "soc"))
-            .as_ref()
-            .inspect(|p| p.set_position(done));
-    });
-    if let Some(Some(p)) = &pb {
-        p.finish_and_clear();
-    }
-    let o = outcome?;
-    let (r, st) = (&o.report, &o.stats);
-    if a.json {
-        println!("{}", o.to_json(&s, seed));
-    } else {
-        let p = &s.params;
+    fn print_header(&self, st: &SocStats) {
+        let p = &self.params;
         println!(
             "soc: {} tiles, DIM {}, memory latency {}, {} memory rows, STORE shift {}",
-            p.tiles, p.tile.dim, p.latency, p.mem_rows, s.shift
+            p.tiles, p.tile.dim, p.latency, p.mem_rows, self.shift
         );
         for k in 0..p.tiles {
-            let thr = s
+            let thr = self
                 .throttles
                 .iter()
                 .find(|(t, _)| *t == k)
                 .map_or(String::new(), |(_, c)| {
                     format!(" (throttled W={} T={})", c.window, c.target)
                 });
-            match s.shapes.get(k) {
+            match self.shapes.get(k) {
                 Some(g) => println!(
                     "  tile {k}: GEMM {}{thr}: {} cycles",
                     shape_str(g),
@@ -852,30 +763,18 @@ fn soc_cmd(a: &CosimArgs) -> Result<ExitCode> {
                 None => println!("  tile {k}: idle{thr}"),
             }
         }
-        print!("{r}");
-        print_idle_and_data(
-            r,
-            st.rtl_cycles,
-            st.golden_cycles,
-            st.data_ok,
-            &format!(
-                "all {} output matrices (RTL and golden memory) equal",
-                s.shapes.len()
-            ),
-        );
-        if !o.ok() {
-            println!("reproduce: {}", s.command(seed));
-        }
     }
-    Ok(if o.ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+
+    fn right(&self) -> String {
+        format!(
+            "all {} output matrices (RTL and golden memory) equal",
+            self.shapes.len()
+        )
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use clap::Parser;
 
@@ -885,16 +784,22 @@ mod tests {
         a: CosimArgs,
     }
 
-    fn parse(args: &[&str]) -> CosimArgs {
+    /// `moca cosim ARGS` parsed (the tests of every `--block`).
+    pub(crate) fn parse(args: &[&str]) -> CosimArgs {
         Cli::try_parse_from(std::iter::once("cosim").chain(args.iter().copied()))
             .unwrap_or_else(|e| panic!("{e}"))
             .a
     }
 
-    fn usage_msg(args: &[&str]) -> String {
-        let e = Scenario::from_args(&parse(args)).unwrap_err();
+    /// The message of a scenario's error, which must be a usage error.
+    pub(crate) fn usage_err<T: std::fmt::Debug>(r: Result<T>) -> String {
+        let e = r.unwrap_err();
         assert!(crate::is_usage_error(&e), "{e}");
         e.to_string()
+    }
+
+    fn usage_msg(args: &[&str]) -> String {
+        usage_err(Scenario::from_args(&parse(args)))
     }
 
     #[test]
@@ -980,10 +885,9 @@ mod tests {
     }
 
     fn soc_usage_msg(args: &[&str]) -> String {
-        let a = parse(&[&["--block", "soc"][..], args].concat());
-        let e = SocScenario::from_args(&a).unwrap_err();
-        assert!(crate::is_usage_error(&e), "{e}");
-        e.to_string()
+        usage_err(SocScenario::from_args(&parse(
+            &[&["--block", "soc"][..], args].concat(),
+        )))
     }
 
     #[test]

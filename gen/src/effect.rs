@@ -5,7 +5,7 @@
 //! measured on both sides: golden `TilePerf::finish_cycle`, and in Verilator the cycle after
 //! the last one in which `idle$1` was 0 (a separate RTL-only run with the same stimulus).
 
-use crate::cosim::{SocScenario, run_soc};
+use crate::cosim::SocScenario;
 use crate::usage;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -75,7 +75,7 @@ fn run_one(
         throttles,
         shift: SHIFT,
     };
-    let o = run_soc(&s, SEED, &CosimOptions::default(), &mut |_, _| {})?;
+    let o = crate::cosim_checked::run(&s, SEED, &CosimOptions::default(), &mut |_, _| {})?;
     if !o.report.passed() {
         eprintln!("{}", o.report);
     }

@@ -3,6 +3,7 @@
 
 mod args;
 mod cosim;
+mod cosim_checked;
 mod cosim_tile;
 mod ecp5;
 mod effect;
