@@ -22,9 +22,9 @@
 
 use crate::arbiter::BusArbiter;
 use crate::throttle::MemThrottle;
-use crate::tile::{DelayLine, Row, RowMem, Tile};
+use crate::tile::{DelayLine, Row, RowMem, Tile, tile_ports};
 use golden::soc::SocParams;
-use golden::spec::{self, tile as ts};
+use golden::spec;
 use rust_hdl::prelude::*;
 
 fn signals<D: Direction, T: Synth>(n: usize) -> Vec<Signal<D, T>> {
@@ -84,56 +84,33 @@ macro_rules! backdoor_ports {
 }
 pub(crate) use backdoor_ports;
 
-backdoor_ports! {
-/// The SoC. Ports first (per-tile ports are `Vec`s, emitted as `name$k`).
+tile_ports! { vec with backdoor_ports;
+/// The SoC. Ports first: the clock and, per tile, the tile's host and DMA request ports
+/// (`tile_ports!`, one `Vec` element per tile, emitted as `name$k`); per tile the throttle's
+/// configuration port, the fired request and the bubble; the arbiter's configuration port and
+/// the memory port; per tile the tile's status outputs; the back door (`backdoor_ports!`).
 #[derive(LogicBlock)]
 pub struct MocaSoc {
-    /// Clock.
-    pub clock: Signal<In, Clock>,
-    /// Host: tile k's command word is presented.
-    pub cmd_valid: Vec<Signal<In, Bit>>,
-    /// Host: tile k's command word.
-    pub cmd_word: Vec<Signal<In, Bits<{ ts::CMD_BITS }>>>,
     /// Throttle k configuration write enable.
     pub cfg_we: Vec<Signal<In, Bit>>,
     /// Throttle k configuration address.
     pub cfg_addr: Vec<Signal<In, Bits<{ spec::CFG_ADDR_BITS }>>>,
     /// Throttle k configuration write data.
     pub cfg_wdata: Vec<Signal<In, Bits<{ spec::CFG_WDATA_BITS }>>>,
-    /// Tile k's queue has room.
-    pub cmd_ready: Vec<Signal<Out, Bit>>,
     /// Throttle k's register at `cfg_addr$k`.
     pub cfg_rdata: Vec<Signal<Out, Bits<{ spec::CFG_RDATA_BITS }>>>,
-    /// Tile k's DMA request valid.
-    pub dma_valid: Vec<Signal<Out, Bit>>,
-    /// Tile k's DMA request beats.
-    pub dma_beats: Vec<Signal<Out, Bits<{ spec::BEATS_BITS }>>>,
-    /// Tile k's DMA request address.
-    pub dma_addr: Vec<Signal<Out, Bits<{ spec::ADDR_BITS }>>>,
     /// Tile k's DMA request fired.
     pub dma_fire: Vec<Signal<Out, Bit>>,
-    /// Tile k's queue head issues.
-    pub issue: Vec<Signal<Out, Bit>>,
     /// Throttle k is in BUBBLE.
     pub thr_bubble: Vec<Signal<Out, Bit>>,
-    /// Tile k's queued commands.
-    pub q_count: Vec<Signal<Out, Bits<{ ts::QUEUE_COUNT_BITS }>>>,
-    /// Tile k's load slots in use.
-    pub ld_count: Vec<Signal<Out, Bits<{ ts::LOAD_COUNT_BITS }>>>,
-    /// Tile k's execute unit busy.
-    pub ex_busy: Vec<Signal<Out, Bit>>,
-    /// Tile k's store unit busy.
-    pub st_busy: Vec<Signal<Out, Bit>>,
-    /// Tile k idle.
-    pub idle: Vec<Signal<Out, Bit>>,
-    /// Tile k's sticky command error.
-    pub cmd_error: Vec<Signal<Out, Bit>>,
     /// Arbiter configuration write enable.
     pub arb_cfg_we: Signal<In, Bit>,
     /// Arbiter configuration address.
     pub arb_cfg_addr: Signal<In, Bits<{ spec::CFG_ADDR_BITS }>>,
     /// Arbiter configuration write data.
     pub arb_cfg_wdata: Signal<In, Bits<{ spec::CFG_WDATA_BITS }>>,
+    /// Arbiter register at `arb_cfg_addr`.
+    pub arb_cfg_rdata: Signal<Out, Bits<{ spec::CFG_RDATA_BITS }>>,
     /// Arbiter memory port: valid.
     pub mem_valid: Signal<Out, Bit>,
     /// Memory port free.
@@ -144,8 +121,6 @@ pub struct MocaSoc {
     pub mem_beats: Signal<Out, Bits<{ spec::BEATS_BITS }>>,
     /// Arbiter memory port: address.
     pub mem_addr: Signal<Out, Bits<{ spec::ADDR_BITS }>>,
-    /// Arbiter register at `arb_cfg_addr`.
-    pub arb_cfg_rdata: Signal<Out, Bits<{ spec::CFG_RDATA_BITS }>>,
 } {
     /// The tiles.
     pub tiles: Vec<Tile>,
@@ -166,36 +141,22 @@ impl MocaSoc {
     pub fn new(p: &SocParams) -> Result<Self, golden::soc::SocError> {
         p.validate()?;
         let n = p.tiles;
-        Ok(backdoor_ports!(init Self {
-            clock: Default::default(),
-            cmd_valid: signals(n),
-            cmd_word: signals(n),
+        Ok(tile_ports!(init vec(signals(n)) with backdoor_ports; Self {
             cfg_we: signals(n),
             cfg_addr: signals(n),
             cfg_wdata: signals(n),
-            cmd_ready: signals(n),
             cfg_rdata: signals(n),
-            dma_valid: signals(n),
-            dma_beats: signals(n),
-            dma_addr: signals(n),
             dma_fire: signals(n),
-            issue: signals(n),
             thr_bubble: signals(n),
-            q_count: signals(n),
-            ld_count: signals(n),
-            ex_busy: signals(n),
-            st_busy: signals(n),
-            idle: signals(n),
-            cmd_error: signals(n),
             arb_cfg_we: Default::default(),
             arb_cfg_addr: Default::default(),
             arb_cfg_wdata: Default::default(),
+            arb_cfg_rdata: Default::default(),
             mem_valid: Default::default(),
             mem_ready: Default::default(),
             mem_id: Default::default(),
             mem_beats: Default::default(),
             mem_addr: Default::default(),
-            arb_cfg_rdata: Default::default(),
         } {
             tiles: (0..n).map(|_| Tile::new(&p.tile, p.mem_rows)).collect(),
             throttles: (0..n).map(|_| MemThrottle::default()).collect(),

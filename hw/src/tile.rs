@@ -834,6 +834,7 @@ macro_rules! tile_ports {
         tile_ports! { @$then $args [
             /// Clock.
             clock: In Clock,
+        ] [
             /// Host: a command word is presented.
             cmd_valid: In Bit,
             /// Host: the command word.
@@ -864,42 +865,56 @@ macro_rules! tile_ports {
             cmd_error: Out Bit,
         ] }
     };
-    (@decl_with [$wrap:ident $(#[$m:meta])* $name:ident [$($between:tt)*] [$($rest:tt)*]]
+    (@decl [$wrap:ident $kind:tt $(#[$m:meta])* $name:ident [$($between:tt)*] [$($rest:tt)*]]
+        [$($(#[$cd:meta])* $c:ident : $cdir:ident $cty:ty,)*]
         [$($(#[$hd:meta])* $h:ident : $hdir:ident $hty:ty,)*]
         [$($(#[$sd:meta])* $s:ident : $sdir:ident $sty:ty,)*]) => {
         $wrap! {
             $(#[$m])*
             pub struct $name {
-                $($(#[$hd])* pub $h: Signal<$hdir, $hty>,)*
+                $($(#[$cd])* pub $c: Signal<$cdir, $cty>,)*
+                $($(#[$hd])* pub $h: tile_ports!(@ty $kind Signal<$hdir, $hty>),)*
                 $($between)*
-                $($(#[$sd])* pub $s: Signal<$sdir, $sty>,)*
+                $($(#[$sd])* pub $s: tile_ports!(@ty $kind Signal<$sdir, $sty>),)*
             } {
                 $($rest)*
             }
         }
     };
-    (@init_with [$wrap:ident $name:ident [$($between:tt)*] [$($rest:tt)*]]
+    (@init [$wrap:ident $each:tt $name:ident [$($between:tt)*] [$($rest:tt)*]]
+        [$($(#[$cd:meta])* $c:ident : $cdir:ident $cty:ty,)*]
         [$($(#[$hd:meta])* $h:ident : $hdir:ident $hty:ty,)*]
         [$($(#[$sd:meta])* $s:ident : $sdir:ident $sty:ty,)*]) => {
         $wrap!(init $name {
-            $($h: Default::default(),)*
+            $($c: Default::default(),)*
+            $($h: tile_ports!(@value $each),)*
             $($between)*
-            $($s: Default::default(),)*
+            $($s: tile_ports!(@value $each),)*
         } {
             $($rest)*
         })
     };
+    (@value ()) => { Default::default() };
+    (@value ($each:expr)) => { $each };
+    (@ty () $t:ty) => { $t };
+    (@ty (Vec) $t:ty) => { Vec<$t> };
     (init $name:ident { $($between:tt)* } { $($rest:tt)* }) => {
         tile_ports!(init with ports_struct; $name { $($between)* } { $($rest)* })
     };
     (init with $wrap:ident; $name:ident { $($between:tt)* } { $($rest:tt)* }) => {
-        tile_ports!(@list init_with [$wrap $name [$($between)*] [$($rest)*]])
+        tile_ports!(@list init [$wrap () $name [$($between)*] [$($rest)*]])
+    };
+    (init vec($each:expr) with $wrap:ident; $name:ident { $($between:tt)* } { $($rest:tt)* }) => {
+        tile_ports!(@list init [$wrap ($each) $name [$($between)*] [$($rest)*]])
     };
     ($(#[$m:meta])* pub struct $name:ident { $($between:tt)* } { $($rest:tt)* }) => {
         tile_ports! { with ports_struct; $(#[$m])* pub struct $name { $($between)* } { $($rest)* } }
     };
     (with $wrap:ident; $(#[$m:meta])* pub struct $name:ident { $($between:tt)* } { $($rest:tt)* }) => {
-        tile_ports!(@list decl_with [$wrap $(#[$m])* $name [$($between)*] [$($rest)*]]);
+        tile_ports!(@list decl [$wrap () $(#[$m])* $name [$($between)*] [$($rest)*]]);
+    };
+    (vec with $wrap:ident; $(#[$m:meta])* pub struct $name:ident { $($between:tt)* } { $($rest:tt)* }) => {
+        tile_ports!(@list decl [$wrap (Vec) $(#[$m])* $name [$($between)*] [$($rest)*]]);
     };
 }
 pub(crate) use tile_ports;
