@@ -962,7 +962,10 @@ mod tests {
         };
         // Pushed in 0, issued in 1, request fires in 2; the port registers it and reads beats
         // in 3..=6; the last is written at the end of 6+L, the slot is free in 2+4+L+1.
-        assert_eq!(run(&[load(4)]), (2 + 4 + lat + 1, vec![1], vec![(2, 4, 100)]));
+        assert_eq!(
+            run(&[load(4)]),
+            (2 + 4 + lat + 1, vec![1], vec![(2, 4, 100)])
+        );
         // 6 rows: requests of 4 and 2 beats; the second waits for the port (busy 3..=6) and
         // fires in 6, the cycle of the first's last beat (its beats in 7..=8).
         assert_eq!(
@@ -998,7 +1001,11 @@ mod tests {
         // A LOAD over the rows the executing COMPUTE reads waits for it (WAR); elsewhere not.
         assert_eq!(
             run(&[comp, load(4)]),
-            (12 + 4 + lat + 1, vec![1, 3 + 2 * d as u64], vec![(12, 4, 100)])
+            (
+                12 + 4 + lat + 1,
+                vec![1, 3 + 2 * d as u64],
+                vec![(12, 4, 100)]
+            )
         );
         assert_eq!(run(&[far, load(4)]).1, vec![1, 2]);
         assert_eq!(run(&[load(8), far]).0, 6 + 4 + lat + 1);
