@@ -14,13 +14,17 @@
 //! 2. Every tile presents its DMA request (held until it fires) to its throttle (`up_*`); the
 //!    throttle passes it on (`down_valid`) unless it is in a bubble.
 //! 3. The arbiter selects among the passed requests; `mem_ready` is high when the memory port
-//!    finished the previous request's beats (a request of `n` beats granted in `f` keeps the port
-//!    busy in `f..f+n-1`, so `mem_ready` is low in `f+1..f+n-1`). The grant fires the request
-//!    through the arbiter and the throttle in the same cycle (`req_ready -> down_ready`).
-//! 4. Reads: beat `j` is read in `f+j` and written into the tile's scratchpad at the end of
-//!    `f+j+L`. Writes (`STORE`s, bit 31 of the bus address set, counted by the throttle like
-//!    reads): beat `j` is written in `f+j`. Reads and writes share the one port, one beat per
-//!    cycle: that is the contended bandwidth.
+//!    has at most one beat of the previous request left (from the port's registers). The grant
+//!    fires the request through the arbiter and the throttle in the same cycle
+//!    (`req_ready -> down_ready`); the memory port registers the granted request at the end of
+//!    the cycle ([`ts::MEM_PORT_DELAY`]): a request of `n` beats granted in `f` keeps the port
+//!    busy in `f+1..f+n`, so `mem_ready` is low in `f+1..f+n-1` and the next request may fire
+//!    in `f+n` (its first beat in `f+n+1`: one beat per cycle, back to back). No address or
+//!    data path of the memory starts at the grant.
+//! 4. Reads: beat `j` is read in `f+1+j` and written into the tile's scratchpad at the end of
+//!    `f+1+j+L`. Writes (`STORE`s, bit 31 of the bus address set, counted by the throttle like
+//!    reads): beat `j` reads the tile's accumulator row and writes memory in `f+1+j`. Reads
+//!    and writes share the one port, one beat per cycle: that is the contended bandwidth.
 //! 5. Issues and host pushes take effect at the end of the cycle.
 //!
 //! # Host port
@@ -608,6 +612,7 @@ impl MocaSoc {
             };
             debug_assert_eq!(fire, self.thr_in[k].down_ready);
             self.fire[k] = fire;
+            // The port is busy in t+1..t+beats; the next request may fire in its last beat.
             if let Some(r) = self.reqs[k].filter(|_| fire) {
                 self.mem_free_at = t + u64::from(r.beats);
             }
@@ -948,12 +953,17 @@ mod tests {
             sp_addr: 0,
             rows,
         };
-        // Pushed in 0, issued in 1, request in 2, last beat written at the end of 2+3+L.
-        assert_eq!(run(&[load(4)]), (2 + 4 + lat, vec![1], vec![(2, 4, 100)]));
-        // 6 rows: requests of 4 and 2 beats; the second waits for the port (busy 2..5).
+        // Pushed in 0, issued in 1, request fires in 2; the port registers it and reads beats
+        // in 3..=6; the last is written at the end of 6+L, the slot is free in 2+4+L+1.
+        assert_eq!(
+            run(&[load(4)]),
+            (2 + 4 + lat + 1, vec![1], vec![(2, 4, 100)])
+        );
+        // 6 rows: requests of 4 and 2 beats; the second waits for the port (busy 3..=6) and
+        // fires in 6, the cycle of the first's last beat (its beats in 7..=8).
         assert_eq!(
             run(&[load(6)]),
-            (6 + 2 + lat, vec![1], vec![(2, 4, 100), (6, 2, 104)])
+            (6 + 2 + lat + 1, vec![1], vec![(2, 4, 100), (6, 2, 104)])
         );
         let comp = Command::Compute {
             a: 0,
@@ -971,8 +981,8 @@ mod tests {
         );
         // LOAD then a dependent COMPUTE: the COMPUTE issues when the slot frees.
         let (end, issues, _) = run(&[load(8), comp]);
-        assert_eq!(issues, vec![1, 6 + 4 + lat]);
-        assert_eq!(end, 6 + 4 + lat + 2 + 2 * d as u64);
+        assert_eq!(issues, vec![1, 6 + 4 + lat + 1]);
+        assert_eq!(end, 6 + 4 + lat + 1 + 2 + 2 * d as u64);
         // An independent COMPUTE overlaps the load.
         let far = Command::Compute {
             a: 16,
@@ -984,10 +994,14 @@ mod tests {
         // A LOAD over the rows the executing COMPUTE reads waits for it (WAR); elsewhere not.
         assert_eq!(
             run(&[comp, load(4)]),
-            (12 + 4 + lat, vec![1, 3 + 2 * d as u64], vec![(12, 4, 100)])
+            (
+                12 + 4 + lat + 1,
+                vec![1, 3 + 2 * d as u64],
+                vec![(12, 4, 100)]
+            )
         );
         assert_eq!(run(&[far, load(4)]).1, vec![1, 2]);
-        assert_eq!(run(&[load(8), far]).0, 6 + 4 + lat);
+        assert_eq!(run(&[load(8), far]).0, 6 + 4 + lat + 1);
         assert_eq!(run(&[comp, comp]).0, 3 + 4 * d as u64 + 2);
         let store = Command::Store {
             acc_addr: 0,
@@ -995,10 +1009,11 @@ mod tests {
             rows: 5,
             shift: 0,
         };
+        // Beats in 3..=6 and 7; the store unit is free the cycle after its last beat.
         assert_eq!(
             run(&[store]),
             (
-                2 + 4 + 1,
+                6 + 1 + 1,
                 vec![1],
                 vec![(2, 4, 50 | ts::WRITE_FLAG), (6, 1, 54 | ts::WRITE_FLAG)]
             )
@@ -1007,7 +1022,7 @@ mod tests {
         assert_eq!(
             run(&[comp, store]),
             (
-                17,
+                16 + 1 + 1,
                 vec![1, 11],
                 vec![(12, 4, 50 | ts::WRITE_FLAG), (16, 1, 54 | ts::WRITE_FLAG)]
             )
@@ -1016,7 +1031,7 @@ mod tests {
         // FENCE waits for the load's data.
         assert_eq!(
             run(&[load(4), Command::Fence]),
-            (7 + lat, vec![1, 6 + lat], vec![(2, 4, 100)])
+            (8 + lat, vec![1, 7 + lat], vec![(2, 4, 100)])
         );
     }
 

@@ -127,6 +127,29 @@ pub mod tile {
     /// Default shared-memory read latency in cycles.
     pub const DEFAULT_MEM_LATENCY: u32 = 16;
 
+    /// Cycles from a DMA request's fire (its grant) to its first beat in the shared memory
+    /// port: the port registers the granted request, so a request of `n` beats that fires in
+    /// `f` occupies the port in `f + MEM_PORT_DELAY .. f + MEM_PORT_DELAY + n - 1` and the
+    /// next request may fire in `f + n` (`docs/TILE.md`, "Departure: a registered memory
+    /// port").
+    pub const MEM_PORT_DELAY: u64 = 1;
+
+    /// The first cycle a load slot is free when its last read request, of `beats` beats,
+    /// fired in `fire` with memory latency `latency`: its last beat is read in
+    /// `fire + MEM_PORT_DELAY + beats - 1` and written into the scratchpad at the end of that
+    /// cycle plus `latency`.
+    pub const fn load_free_at(fire: u64, beats: u64, latency: u64) -> u64 {
+        fire + MEM_PORT_DELAY + beats + latency
+    }
+
+    /// The first cycle the store unit is free when its last write request, of `beats` beats,
+    /// fired in `fire`: the cycle after its last beat wrote memory
+    /// (`fire + MEM_PORT_DELAY + beats - 1`), so that a unit that is free has no effect left in
+    /// flight (an idle tile has written all its rows).
+    pub const fn store_free_at(fire: u64, beats: u64) -> u64 {
+        fire + MEM_PORT_DELAY + beats
+    }
+
     /// Bus address bit that marks a write request (`STORE`); bits 23:0 are the row address.
     pub const WRITE_FLAG: u32 = 1 << 31;
 

@@ -56,12 +56,12 @@
 //! |---|---|
 //! | command pushed (host word accepted) in `t` | may issue in `t+1` |
 //! | `LOAD` issued in `t` | first read request presented in `t+1` |
-//! | read request of `n` beats fires in `f` | memory reads beat `j` in `f+j` (port busy `f..f+n-1`); beat `j` written to the scratchpad at the end of `f+j+L` |
-//! | last request of a `LOAD` fires in `f` with `n` beats | load slot free (dependent `COMPUTE` may issue) in `f+n+L` |
+//! | read request of `n` beats fires in `f` | the memory port registers it; memory reads beat `j` in `f+1+j` (port busy `f+1..f+n`, the next request may fire in `f+n`); beat `j` written to the scratchpad at the end of `f+1+j+L` |
+//! | last request of a `LOAD` fires in `f` with `n` beats | load slot free (dependent `COMPUTE` may issue) in `f+n+L+1` ([`ts::load_free_at`]) |
 //! | `COMPUTE` issued in `t` | rank-1 update `k` in `t+1+k` (`k < D`: scratchpad rows read, products registered), its products added to the partial sums in `t+2+k`; accumulator row `i` written in `t+2+D+i`; execute unit free in `t+2+2D` |
 //! | `STORE` issued in `t` | first write request presented in `t+1` |
-//! | write request of `n` beats fires in `f` | memory writes beat `j` (acc row converted) in `f+j`; port busy `f..f+n-1` |
-//! | last request of a `STORE` fires in `f` with `n` beats | store unit free in `f+n` |
+//! | write request of `n` beats fires in `f` | the memory port registers it; beat `j` (acc row read, converted) writes memory in `f+1+j`; port busy `f+1..f+n` |
+//! | last request of a `STORE` fires in `f` with `n` beats | store unit free in `f+n+1`, the cycle after its last beat ([`ts::store_free_at`]) |
 //! | `FENCE` issued in `t` | next command may issue in `t+1` |
 //!
 //! # How the golden model stays fast and exact
@@ -69,9 +69,12 @@
 //! at which each resource frees: a `COMPUTE`'s result is computed at issue, a read request's
 //! rows are copied into the scratchpad when it fires, a write request's rows are converted and
 //! written when it fires. This is observationally identical to the beat-by-beat RTL: the hazard
-//! rules keep every row a unit reads or writes stable for as long as the RTL touches it, and
-//! the memory port serves nothing else while a request's beats are in progress. (Back-door
-//! reads of the scratchpad or accumulator are only meaningful while the tile is idle.)
+//! rules keep every row a unit reads or writes stable for as long as the RTL touches it (a
+//! unit stays busy until the cycle after its last beat, [`ts::load_free_at`],
+//! [`ts::store_free_at`]), and the memory port serves requests whole and in the order they
+//! fire (one cycle after the fire, one beat per cycle), so no other beat reaches memory
+//! between a request's fire and its beats. (Back-door reads of the scratchpad or accumulator
+//! are only meaningful while the tile is idle.)
 
 use crate::spec::tile as ts;
 use std::collections::VecDeque;
@@ -893,7 +896,7 @@ impl Tile {
                 self.sp[dst..dst + len].copy_from_slice(&mem[src..src + len]);
                 l.sent += n;
                 if l.sent == l.rows {
-                    l.ready_at = Some(t + u64::from(n) + u64::from(latency));
+                    l.ready_at = Some(ts::load_free_at(t, u64::from(n), u64::from(latency)));
                 }
                 self.perf.load_rows += u64::from(n);
             }
@@ -910,7 +913,7 @@ impl Tile {
                 }
                 s.sent += n;
                 if s.sent == s.rows {
-                    s.ready_at = Some(t + u64::from(n));
+                    s.ready_at = Some(ts::store_free_at(t, u64::from(n)));
                 }
                 self.perf.store_rows += u64::from(n);
             }

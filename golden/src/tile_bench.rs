@@ -9,11 +9,12 @@
 //!
 //! # One cycle `t`
 //! 1. The tile's outputs are those of the state at the start of `t` ([`Tile::outputs`]).
-//! 2. `mem_ready` is high when the memory port finished the previous request's beats (a request
-//!    of `n` beats fired in `f` keeps the port busy in `f..f+n-1`, as in the SoC).
+//! 2. `mem_ready` is high when the memory port has at most one beat of the previous request
+//!    left (the port registers a fired request: one of `n` beats fired in `f` keeps the port
+//!    busy in `f+1..f+n` and `mem_ready` low in `f+1..f+n-1`, as in the SoC).
 //! 3. The request fires (`dma_fire`) when `dma_valid && dma_grant && mem_ready`; the tile sees
-//!    `dma_ready = dma_grant && mem_ready`. Reads: beat `j` is read in `f+j` and reaches the
-//!    scratchpad at the end of `f+j+L`; writes: beat `j` is written in `f+j`.
+//!    `dma_ready = dma_grant && mem_ready`. Reads: beat `j` is read in `f+1+j` and reaches the
+//!    scratchpad at the end of `f+1+j+L`; writes: beat `j` is written in `f+1+j`.
 //! 4. The tile steps ([`Tile::step`]).
 //!
 //! The memory has a back door ([`RowMemory`]); the RTL's is the SoC's (`bd_*`, outside the

@@ -5,12 +5,19 @@
 //! have exactly the names of `golden::soc::SocCycle` (`cmd_valid$k`, `mem_valid`, ...).
 //!
 //! # Memory port
-//! A request of `n` beats granted in cycle `f` (`mem_valid && mem_ready`) occupies the port in
-//! `f..f+n-1` (`mem_ready` is low in `f+1..f+n-1`). A read beat's address is presented in its
-//! cycle to the memory's synchronous read port (registered data, the first of the `L` cycles);
-//! the row then passes a delay line of `L-1` stages (a wire for `L = 1`) and reaches the
-//! requesting tile `L` cycles after the beat, with its tag (valid, tile id) from an `L`-stage
-//! delay line. A write beat writes the requesting tile's converted accumulator row (`st_wdata`).
+//! The port registers the request granted in cycle `f` (`mem_valid && mem_ready`): its beats,
+//! first row, requester and direction enter the port's registers at the end of `f`, and the
+//! request occupies the port in `f+1..f+n` (`golden::spec::tile::MEM_PORT_DELAY`). `mem_ready`
+//! (`free`) is high while at most one beat is left (`bl <= 1`, a register compare), so the next
+//! request may be granted in the cycle of the last beat and the port serves one beat per cycle
+//! back to back. Every memory address, the write data select and the read tag come from the
+//! port's registers: nothing after the grant is combinational from the request path (the
+//! request -> throttle -> arbiter -> grant path ends at the port's registers). A read beat's
+//! address is presented in its cycle to the memory's synchronous read port (registered data,
+//! the first of the `L` cycles); the row then passes a delay line of `L-1` stages (a wire for
+//! `L = 1`) and reaches the requesting tile `L` cycles after the beat, with its tag (valid, tile
+//! id) from an `L`-stage delay line. A write beat writes the requesting tile's converted
+//! accumulator row (`st_wdata`, which the tile computes from its own registered beat state).
 //!
 //! # Back door (tests only)
 //! `bd_we`, `bd_addr`, `bd_wdata_lo`/`bd_wdata_hi` (lanes 0..8 / 8..16, int8 lane `j` in bits `8j+7..8j` of the pair) write one memory row at the clock edge;
@@ -252,10 +259,11 @@ impl Logic for MocaSoc {
 backdoor_ports! {
 /// The shared memory behind its port, used by the SoC and by the tile's bench
 /// (`crate::tile_bench`): see the module docs (# Memory port, # Back door). `req_*` is the
-/// request presented to the port (taken when `grant`: `req_valid` while the port is `free`);
-/// `id` is the requester of the beat in the port this cycle (whose `wdata` a write beat
-/// writes); a read beat's row leaves on `rd_data` `L` cycles after its beat with the tag
-/// `rd_tag` (bit 4 valid, bits 3..0 the requester).
+/// request presented to the port (registered when `grant`: `req_valid` while the port is
+/// `free`; its beats are served from the next cycle on); `id` is the requester of the beat in
+/// the port this cycle (a register: whose `wdata` a write beat writes); a read beat's row
+/// leaves on `rd_data` `L` cycles after its beat with the tag `rd_tag` (bit 4 valid, bits 3..0
+/// the requester).
 #[derive(LogicBlock)]
 pub struct MemPort {
     /// Clock.
@@ -270,7 +278,8 @@ pub struct MemPort {
     pub req_id: Signal<In, Bits<{ spec::PORT_ID_BITS }>>,
     /// The row a write beat of requester `id` writes.
     pub wdata: Signal<In, Row>,
-    /// No beat of an earlier request is left: a request presented now is granted.
+    /// At most one beat of the registered request is left (it is served this cycle): a
+    /// request presented now is granted and its first beat follows in the next cycle.
     pub free: Signal<Out, Bit>,
     /// The requester of this cycle's beat.
     pub id: Signal<Out, Bits<{ spec::PORT_ID_BITS }>>,
@@ -285,15 +294,14 @@ pub struct MemPort {
     pub dl_data: DelayLine<128>,
     /// Read tag delay line (`L` stages).
     pub dl_tag: DelayLine<5>,
-    // Beats left after the current one, next row, owner, write.
+    // The registered request: beats left including this cycle's (0: no beat), this cycle's
+    // row, requester, write.
     mc_left: DFF<Bits<{ spec::BEATS_BITS }>>,
-    mc_addr: DFF<Bits<32>>,
+    mc_addr: DFF<MemAddr>,
     mc_id: DFF<Bits<{ spec::PORT_ID_BITS }>>,
     mc_wr: DFF<Bit>,
     grant: Signal<Local, Bit>,
     b_on: Signal<Local, Bit>,
-    b_addr: Signal<Local, Bits<32>>,
-    b_wr: Signal<Local, Bit>,
     c_valid_tag: Constant<Bits<5>>,
 }
 }
@@ -322,8 +330,6 @@ impl MemPort {
             mc_wr: Default::default(),
             grant: Default::default(),
             b_on: Default::default(),
-            b_addr: Default::default(),
-            b_wr: Default::default(),
             c_valid_tag: Constant::new(Bits::from(0x10)),
         })
     }
@@ -336,34 +342,28 @@ impl Logic for MemPort {
         self.mem.clock.next = self.clock.val();
         self.dl_data.clock.next = self.clock.val();
         self.dl_tag.clock.next = self.clock.val();
-        // The granted request's first beat, or the next beat of the current one.
-        self.free.next = self.mc_left.q.val() == 0;
-        self.grant.next = self.req_valid.val() & (self.mc_left.q.val() == 0);
-        self.b_on.next = self.grant.val() | (self.mc_left.q.val() != 0);
-        self.b_addr.next = self.mc_addr.q.val();
+        // The beat of this cycle comes from the registers; a granted request is registered
+        // (its first beat is in the next cycle). `free`: at most this cycle's beat is left.
+        self.free.next = self.mc_left.q.val() <= 1;
+        self.grant.next = self.req_valid.val() & (self.mc_left.q.val() <= 1);
+        self.b_on.next = self.mc_left.q.val() != 0;
         self.id.next = self.mc_id.q.val();
-        self.b_wr.next = self.mc_wr.q.val();
-        if self.grant.val() {
-            self.b_addr.next = bit_cast::<32, 24>(bit_cast::<24, 32>(self.req_addr.val()));
-            self.id.next = self.req_id.val();
-            self.b_wr.next = self.req_addr.val().get_bit(31);
-            self.mc_left.d.next = self.req_beats.val() - 1;
-        } else if self.mc_left.q.val() != 0 {
+        if self.b_on.val() {
             self.mc_left.d.next = self.mc_left.q.val() - 1;
         }
-        // The next row: computed for both grant cases, `grant` selects last.
         self.mc_addr.d.next = self.mc_addr.q.val() + 1;
         if self.grant.val() {
-            self.mc_addr.d.next = bit_cast::<32, 24>(bit_cast::<24, 32>(self.req_addr.val())) + 1;
+            self.mc_left.d.next = self.req_beats.val();
+            self.mc_addr.d.next = bit_cast::<24, 32>(self.req_addr.val());
+            self.mc_id.d.next = self.req_id.val();
+            self.mc_wr.d.next = self.req_addr.val().get_bit(31);
         }
-        self.mc_id.d.next = self.id.val();
-        self.mc_wr.d.next = self.b_wr.val();
         // Reads: a beat's row arrives L cycles after its address was presented.
-        self.mem.ra0.next = bit_cast::<24, 32>(self.b_addr.val());
+        self.mem.ra0.next = self.mc_addr.q.val();
         self.dl_data.d.next = self.mem.rd0.val();
         self.dl_tag.d.next = 0.into();
-        if self.b_on.val() & !self.b_wr.val() {
-            self.dl_tag.d.next = self.c_valid_tag.val() | bit_cast::<5, 4>(self.id.val());
+        if self.b_on.val() & !self.mc_wr.q.val() {
+            self.dl_tag.d.next = self.c_valid_tag.val() | bit_cast::<5, 4>(self.mc_id.q.val());
         }
         self.rd_tag.next = self.dl_tag.q.val();
         self.rd_data.next = self.dl_data.q.val();
@@ -374,9 +374,9 @@ impl Logic for MemPort {
         self.bd_rdata_hi.next = self.mem.rd1.val().get_bits::<64>(64);
         self.mem.we.next = self.bd_we.val();
         self.mem.wa.next = self.bd_addr.val();
-        if self.b_on.val() & self.b_wr.val() {
+        if self.b_on.val() & self.mc_wr.q.val() {
             self.mem.we.next = true;
-            self.mem.wa.next = bit_cast::<24, 32>(self.b_addr.val());
+            self.mem.wa.next = self.mc_addr.q.val();
             self.mem.wd.next = self.wdata.val();
         }
         self.mem.ra1.next = self.bd_addr.val();
@@ -463,16 +463,16 @@ mod tests {
             shift: 2,
         };
         let programs: Vec<(Vec<Command>, u64)> = vec![
-            (vec![load(0, 0, 4)], 13),
-            (vec![load(0, 0, 6)], 15),
+            (vec![load(0, 0, 4)], 14),
+            (vec![load(0, 0, 6)], 16),
             (vec![compute(0, 4, 0, false)], 11),
             (vec![compute(0, 4, 0, false), compute(0, 4, 4, true)], 21),
-            (vec![load(0, 0, 8), compute(0, 4, 0, false)], 27),
-            (vec![load(0, 8, 8), compute(0, 4, 0, false)], 17),
-            (vec![compute(0, 4, 0, false), load(0, 0, 4)], 23),
-            (vec![store(0, 32, 5)], 7),
-            (vec![compute(0, 4, 0, false), store(0, 32, 5)], 17),
-            (vec![load(0, 0, 4), Command::Fence], 14),
+            (vec![load(0, 0, 8), compute(0, 4, 0, false)], 28),
+            (vec![load(0, 8, 8), compute(0, 4, 0, false)], 18),
+            (vec![compute(0, 4, 0, false), load(0, 0, 4)], 24),
+            (vec![store(0, 32, 5)], 8),
+            (vec![compute(0, 4, 0, false), store(0, 32, 5)], 18),
+            (vec![load(0, 0, 4), Command::Fence], 15),
         ];
         for (prog, idle_at) in programs {
             let p = params(1, d, 7, 64);

@@ -1000,6 +1000,9 @@ pub struct Tile {
     st_shift: DFF<Bits<SHIFT_W>>,
     st_msat: DFF<Bits<32>>,
     st_msx: DFF<Bits<8>>,
+    // The store unit's write beats in the memory port: beats left including this cycle's
+    // (the port serves a fired request's beats from the next cycle on, one per cycle), and
+    // the acc row of this cycle's beat (read, addressed one cycle ahead, into `st_wdata`).
     wr_rem: DFF<Bits<3>>,
     wr_row: DFF<Addr>,
     // DMA hold register: 0 none, 1 load, 2 store.
@@ -1490,23 +1493,26 @@ impl Logic for Tile {
             self.st_wdata.next = self.pk[j + 1].val();
         }
 
-        // ---- Store unit: requests, write beats, completion.
+        // ---- Store unit: requests, write beats, completion. The memory port registers a
+        // fired request and serves its `n` beats in the `n` cycles after the fire; the unit
+        // counts them itself (`wr_rem`) and is free in the cycle after its last beat.
         if self.fire_st.val() {
             self.st_addr.d.next = self.st_addr.q.val() + self.st_beats.val();
             self.st_left.d.next = self.st_left.q.val() - self.st_beats.val();
             self.st_ptr.d.next = self.st_ptr.q.val() + self.st_beats.val();
-            self.wr_rem.d.next = bit_cast::<3, 32>(self.st_beats.val() - 1);
-            self.wr_row.d.next = self.st_ptr.q.val() + 1;
-            // The last row, in a one-beat request.
-            if self.st_left.q.val() == 1 {
-                self.st_on.d.next = false;
-            }
-        } else if self.wr_rem.q.val() != 0 {
+        }
+        if self.wr_rem.q.val() != 0 {
             self.wr_rem.d.next = self.wr_rem.q.val() - 1;
             self.wr_row.d.next = self.wr_row.q.val() + 1;
+            // This cycle's beat is the STORE's last.
             if (self.wr_rem.q.val() == 1) & (self.st_left.q.val() == 0) {
                 self.st_on.d.next = false;
             }
+        }
+        // A request fires only with at most this cycle's beat left (`mem_ready`).
+        if self.fire_st.val() {
+            self.wr_rem.d.next = bit_cast::<3, 32>(self.st_beats.val());
+            self.wr_row.d.next = self.st_ptr.q.val();
         }
 
         // ---- Issue of COMPUTE and STORE.
@@ -1534,13 +1540,12 @@ impl Logic for Tile {
             self.st_msx.d.next = bit_cast::<8, 32>(
                 !(self.c_ones.val() >> bit_cast::<32, 5>(self.dec_hd.shift.val())),
             );
-            self.wr_rem.d.next = 0.into();
         }
 
         // ---- Synchronous memory reads, addressed one cycle ahead with the next-state values
-        // of the execute and store units' registers. The addresses without an issue or a
-        // fired request are computed from registers; `iss_ex`, `iss_st` and `fire_st` select
-        // last, so no adder follows them.
+        // of the execute and store units' registers. The addresses without an issue are
+        // computed from registers; `iss_ex` selects last, so no adder follows it (the store's
+        // address needs no issue or fire case at all).
         self.k_nx.next = bit_cast::<32, 8>(self.ex_cnt.q.val());
         if self.ex_on.q.val() {
             self.k_nx.next = bit_cast::<32, 8>(self.ex_cnt.q.val() + 1);
@@ -1556,15 +1561,13 @@ impl Logic for Tile {
             self.sp.ra1.next = bit_cast::<24, 32>(self.dec_hd.b.val());
             self.nx_wb.next = bit_cast::<24, 32>(self.dec_hd.c.val() - self.c_wb.val());
         }
+        // The store's acc read for the next cycle's write beat, from registers only: the next
+        // row of the request in the port, else the first row of the next request (`st_ptr`:
+        // a request fires at the earliest in the cycle after a `STORE` issues, its first beat
+        // one cycle later).
         self.nx_sa.next = bit_cast::<24, 32>(self.st_ptr.q.val());
         if self.wr_rem.q.val() > 1 {
             self.nx_sa.next = bit_cast::<24, 32>(self.wr_row.q.val() + 1);
-        }
-        if self.fire_st.val() {
-            self.nx_sa.next = bit_cast::<24, 32>(self.st_ptr.q.val() + 1);
-        }
-        if self.iss_st.val() {
-            self.nx_sa.next = bit_cast::<24, 32>(self.dec_hd.loc.val());
         }
         for j in 0..self.acc.len() {
             self.acc[j].ra0.next = self.nx_wb.val();

@@ -2,7 +2,8 @@
 //! co-simulated by itself against `golden::tile_bench::TileBench` (the module docs there give
 //! the cycle). The tile ([`crate::tile::Tile`], unchanged) gets the SoC's memory port, the same
 //! block ([`crate::soc::MemPort`], the tile as requester 0): a request of `n` beats fired in `f`
-//! occupies the port in `f..f+n-1`; a read beat's row is read synchronously and reaches the
+//! is registered by the port and occupies it in `f+1..f+n`; a read beat's row is read
+//! synchronously and reaches the
 //! tile `L` cycles after its cycle; a write beat writes the tile's `st_wdata`. No throttle and
 //! no arbiter: the `dma_grant` input plays them (the tile's `dma_ready` is `dma_grant &&
 //! mem_ready`). The tile's host, DMA request and status ports are passed through under the same

@@ -23,7 +23,8 @@
 //! - `L = D` = rows loaded + rows stored (the SoC has no cache: every beat crosses the shared
 //!   memory port), and the throttle's units are the same beats (it counts writes too);
 //! - `n` = the program's double-buffered steps (scratchpad tiles);
-//! - [`soc_sim_params`]: a channel of one row per cycle, latency `L`, `LOAD_SLOTS` x the largest
+//! - [`soc_sim_params`]: a channel of one row per cycle, latency `L + 1` (the memory's `L` and
+//!   the memory port's register stage, [`ts::MEM_PORT_DELAY`]), `LOAD_SLOTS` x the largest
 //!   `LOAD` in flight per tile, no row-buffer interference (the SoC's memory has none), no
 //!   per-layer overhead or auxiliary traffic (the SoC runs exactly the GEMM), max-min fair sharing
 //!   (the SoC's arbiter is round-robin; [`Calibration::proportional`] shows the error with the
@@ -258,7 +259,8 @@ pub fn soc_sim_params(soc: &SocParams, programs: &[&Program], base: &SimParams) 
         dram_peak_rows_per_cycle: 1.0,
         l2_rows_per_cycle_per_tile: 1.0,
         l2_total_rows_per_cycle: soc.tiles as f64,
-        dram_latency_cycles: f64::from(soc.latency),
+        // A read's round trip: the port registers the request, then the memory's latency.
+        dram_latency_cycles: f64::from(soc.latency) + ts::MEM_PORT_DELAY as f64,
         dma_inflight_rows_per_tile: (ts::LOAD_SLOTS as u32 * largest_load) as f64,
         interference_loss_per_stream: 0.0,
         max_interference_loss: 0.0,
