@@ -18,7 +18,7 @@
 //!   ([`runtime::decide`]) from the layers' predicted demands and the tenants' priorities.
 //!
 //! # The simulator's inputs, taken from the compiled program (nothing fitted per scenario)
-//! - `C` = `COMPUTE` commands x `(2 DIM + 2)` cycles (the tile's back-to-back `COMPUTE` rate:
+//! - `C` = `COMPUTE` commands x `(2 DIM + 3)` cycles (the tile's back-to-back `COMPUTE` rate:
 //!   [`ts::compute_cycles`] plus the issue cycle);
 //! - `L = D` = rows loaded + rows stored (the SoC has no cache: every beat crosses the shared
 //!   memory port), and the throttle's units are the same beats (it counts writes too);
