@@ -476,16 +476,26 @@ mod tests {
             rows,
             shift: 2,
         };
+        // A COMPUTE issued in 1 frees the execute unit in 1 + 1 + compute_cycles (2D + 2) = 12;
+        // the idle cycles are those of docs/TILE.md's worked examples.
+        let free = 2 + golden::spec::tile::compute_cycles(d);
+        assert_eq!(free, 12);
         let programs: Vec<(Vec<Command>, u64)> = vec![
             (vec![load(0, 0, 4)], 13),
             (vec![load(0, 0, 6)], 15),
-            (vec![compute(0, 4, 0, false)], 11),
-            (vec![compute(0, 4, 0, false), compute(0, 4, 4, true)], 21),
-            (vec![load(0, 0, 8), compute(0, 4, 0, false)], 27),
+            (vec![compute(0, 4, 0, false)], free),
+            (
+                vec![compute(0, 4, 0, false), compute(0, 4, 4, true)],
+                free + free - 1,
+            ),
+            (vec![load(0, 0, 8), compute(0, 4, 0, false)], 17 + free - 1),
             (vec![load(0, 8, 8), compute(0, 4, 0, false)], 17),
-            (vec![compute(0, 4, 0, false), load(0, 0, 4)], 23),
+            (
+                vec![compute(0, 4, 0, false), load(0, 0, 4)],
+                free + 1 + 4 + 7,
+            ),
             (vec![store(0, 32, 5)], 7),
-            (vec![compute(0, 4, 0, false), store(0, 32, 5)], 17),
+            (vec![compute(0, 4, 0, false), store(0, 32, 5)], free + 6),
             (vec![load(0, 0, 4), Command::Fence], 14),
         ];
         for (prog, idle_at) in programs {
