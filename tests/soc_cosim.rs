@@ -88,7 +88,10 @@ fn moca_effect_is_identical_in_rtl_and_golden() {
     eprintln!(
         "tile 1: alone {alone}, + tile 0 unthrottled {corun}, + tile 0 throttled {throttled}"
     );
-    assert!(corun as f64 > 1.3 * alone as f64, "{alone} {corun}");
+    // Two tiles ask the one-row-per-cycle port for 2 * 2D rows per 2D + 3 cycles (1.45x its
+    // rate at DIM 4); over these 32 COMPUTEs, with the pipeline's fill and drain, tile 1 is
+    // 1.27x slower beside tile 0 (with `COMPUTE` in 2D + 2 cycles).
+    assert!(corun as f64 > 1.2 * alone as f64, "{alone} {corun}");
     assert!(throttled < corun, "{corun} {throttled}");
 }
 

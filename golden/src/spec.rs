@@ -314,18 +314,28 @@ pub mod tile {
     const _: () = assert!(cmd::SHIFT.max() == MAX_SHIFT as u64);
     const _: () = assert!(cmd::MEM.max() + 1 == MAX_MEM_ROWS as u64);
 
+    /// Pipeline stages between a rank-1 update's scratchpad read and the cycle its products
+    /// are added to the partial sums: the PE registers the two int8 lanes it reads from the
+    /// scratchpad (so that the block-RAM read and the multiplier are in different cycles) and
+    /// registers the product (so that the multiplier and the 32-bit accumulate are in different
+    /// cycles). Update `k`'s rows are read in the execute unit's cycle `k`, multiplied in
+    /// `k + 1` and added in `k + MAC_STAGES`.
+    pub const MAC_STAGES: u64 = 2;
+
     /// The execute unit's cycle (0 = the cycle after issue) of a `COMPUTE`'s first accumulator
-    /// write-back: `DIM` rank-1 update cycles (update `k` in cycle `k`), then one cycle in which
-    /// the last update's products are added (the PE holds each product in a register and adds
-    /// it one cycle later, so that the scratchpad read and the multiply-accumulate are in
-    /// different cycles), then `DIM` write-back cycles (row `i` in cycle `DIM + 1 + i`).
+    /// write-back: `DIM` rank-1 update cycles (update `k`'s scratchpad rows read in cycle `k`),
+    /// then [`MAC_STAGES`] cycles in which the last update's lanes are multiplied and its
+    /// products added (the PE registers the lanes it reads and the product), then `DIM`
+    /// write-back cycles (row `i` in cycle `DIM + MAC_STAGES + i`).
     pub const fn compute_writeback_start(dim: usize) -> u64 {
-        dim as u64 + 1
+        dim as u64 + MAC_STAGES
     }
 
     /// Cycles a `COMPUTE` keeps the execute unit busy after its issue cycle: `DIM` rank-1
-    /// update cycles, one cycle for the last products to be accumulated, then `DIM`
-    /// accumulator write-back cycles (`2*DIM + 1`; see [`compute_writeback_start`]).
+    /// update cycles, [`MAC_STAGES`] cycles for the last update to be multiplied and
+    /// accumulated, then `DIM` accumulator write-back cycles (`2*DIM + 2`; see
+    /// [`compute_writeback_start`]). Back-to-back `COMPUTE`s issue every
+    /// `compute_cycles + 1` cycles (the next one issues in the cycle the unit is free).
     pub const fn compute_cycles(dim: usize) -> u64 {
         compute_writeback_start(dim) + dim as u64
     }

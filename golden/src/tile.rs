@@ -58,7 +58,7 @@
 //! | `LOAD` issued in `t` | first read request presented in `t+1` |
 //! | read request of `n` beats fires in `f` | the memory port registers it; memory reads beat `j` in `f+1+j` (port busy `f+1..f+n`, the next request may fire in `f+n`); beat `j` written to the scratchpad at the end of `f+1+j+L` |
 //! | last request of a `LOAD` fires in `f` with `n` beats | load slot free (dependent `COMPUTE` may issue) in `f+n+L+1` ([`ts::load_free_at`]) |
-//! | `COMPUTE` issued in `t` | rank-1 update `k` in `t+1+k` (`k < D`: scratchpad rows read, products registered), its products added to the partial sums in `t+2+k`; accumulator row `i` written in `t+2+D+i`; execute unit free in `t+2+2D` |
+//! | `COMPUTE` issued in `t` | rank-1 update `k` in `t+1+k` (`k < D`: scratchpad rows read, lanes registered), multiplied in `t+2+k` (products registered), its products added to the partial sums in `t+3+k`; accumulator row `i` written in `t+3+D+i`; execute unit free in `t+3+2D` (back-to-back `COMPUTE`s every `2D+3` cycles) |
 //! | `STORE` issued in `t` | first write request presented in `t+1` |
 //! | write request of `n` beats fires in `f` | the memory port registers it; beat `j` (acc row read, converted) writes memory in `f+1+j`; port busy `f+1..f+n` |
 //! | last request of a `STORE` fires in `f` with `n` beats | store unit free in `f+n+1`, the cycle after its last beat ([`ts::store_free_at`]) |
@@ -195,7 +195,7 @@ impl TileParams {
         )
     }
 
-    /// Cycles a `COMPUTE` occupies the execute unit after its issue cycle (`2*DIM + 1`).
+    /// Cycles a `COMPUTE` occupies the execute unit after its issue cycle (`2*DIM + 2`).
     pub fn compute_cycles(&self) -> u64 {
         ts::compute_cycles(self.dim)
     }
@@ -1083,7 +1083,7 @@ mod tests {
         );
         assert!(TileParams::with_rows(4, 16385, 8).is_err());
         let p = TileParams::new(16).unwrap();
-        assert_eq!((p.sp_rows, p.acc_rows, p.compute_cycles()), (1024, 256, 33));
+        assert_eq!((p.sp_rows, p.acc_rows, p.compute_cycles()), (1024, 256, 34));
     }
 
     #[test]

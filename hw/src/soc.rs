@@ -29,7 +29,7 @@
 
 use crate::arbiter::BusArbiter;
 use crate::throttle::MemThrottle;
-use crate::tile::{DelayLine, Row, RowMem, Tile, tile_ports};
+use crate::tile::{DelayLine, MemAddr, Row, RowMem, Tile, tile_ports};
 use golden::soc::SocParams;
 use golden::spec;
 use rust_hdl::prelude::*;
@@ -462,16 +462,26 @@ mod tests {
             rows,
             shift: 2,
         };
+        // A COMPUTE issued in 1 frees the execute unit in 1 + 1 + compute_cycles (2D + 2) = 12;
+        // the idle cycles are those of docs/TILE.md's worked examples.
+        let free = 2 + golden::spec::tile::compute_cycles(d);
+        assert_eq!(free, 12);
         let programs: Vec<(Vec<Command>, u64)> = vec![
             (vec![load(0, 0, 4)], 14),
             (vec![load(0, 0, 6)], 16),
-            (vec![compute(0, 4, 0, false)], 11),
-            (vec![compute(0, 4, 0, false), compute(0, 4, 4, true)], 21),
-            (vec![load(0, 0, 8), compute(0, 4, 0, false)], 28),
+            (vec![compute(0, 4, 0, false)], free),
+            (
+                vec![compute(0, 4, 0, false), compute(0, 4, 4, true)],
+                free + free - 1,
+            ),
+            (vec![load(0, 0, 8), compute(0, 4, 0, false)], 18 + free - 1),
             (vec![load(0, 8, 8), compute(0, 4, 0, false)], 18),
-            (vec![compute(0, 4, 0, false), load(0, 0, 4)], 24),
+            (
+                vec![compute(0, 4, 0, false), load(0, 0, 4)],
+                free + 1 + 4 + 7 + 1,
+            ),
             (vec![store(0, 32, 5)], 8),
-            (vec![compute(0, 4, 0, false), store(0, 32, 5)], 18),
+            (vec![compute(0, 4, 0, false), store(0, 32, 5)], free + 7),
             (vec![load(0, 0, 4), Command::Fence], 15),
         ];
         for (prog, idle_at) in programs {

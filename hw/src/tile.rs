@@ -303,10 +303,13 @@ always @(posedge clock) q <= line[rptr];
 /// One processing element: an int32 partial sum updated with the exact product of two int8
 /// values (a signed 8 x 8 -> 16-bit multiply, sign-extended to 32 bits; sums wrap).
 ///
-/// The product is registered: an update presented in cycle `t` (`en`, `a`, `b`, `first`)
-/// multiplies in `t` and adds the registered product to the partial sum at the end of `t+1`,
-/// so the scratchpad read and the multiplier are in one cycle and the 32-bit accumulate carry
-/// chain in the next (`sum` shows the update of `t` from `t+2` on; the cycle timing is
+/// Two pipeline registers (`golden::spec::tile::MAC_STAGES`): an update presented in cycle `t`
+/// (`en`, `a`, `b`, `first`) is registered at the end of `t` (the lanes `a`, `b` in fabric
+/// flip-flops, which the placer can put beside the multiplier), multiplied in `t+1` with the
+/// product registered, and the registered product is added to the partial sum at the end of
+/// `t+2`. So the scratchpad's block-RAM read and its routes to the lane registers, the
+/// multiplier and the 32-bit accumulate carry chain are each in a cycle of their own (`sum`
+/// shows the update of `t` from `t+3` on; the cycle timing is
 /// `golden::spec::tile::compute_cycles`).
 ///
 /// The PE is emitted as hand-written Verilog (Rust-HDL 0.46 only has 16 x 16 multipliers): the
@@ -336,6 +339,10 @@ pub struct Pe {
     _prod: u32,
     _en: bool,
     _first: bool,
+    _a: Bits<8>,
+    _b: Bits<8>,
+    _en_l: bool,
+    _first_l: bool,
 }
 
 impl Pe {
@@ -353,6 +360,10 @@ impl Pe {
             _prod: 0,
             _en: false,
             _first: false,
+            _a: Bits::default(),
+            _b: Bits::default(),
+            _en_l: false,
+            _first_l: false,
         }
     }
 
@@ -378,7 +389,8 @@ impl Default for Pe {
 impl Logic for Pe {
     fn update(&mut self) {
         if self.clock.pos_edge() {
-            // The registered product of the previous cycle's update is added first.
+            // Oldest stage first: the registered product (update of `t-2`) is added, the
+            // registered lanes (update of `t-1`) are multiplied, this cycle's lanes registered.
             if self._en {
                 self._acc = if self._first {
                     self._prod
@@ -386,9 +398,13 @@ impl Logic for Pe {
                     self._acc.wrapping_add(self._prod)
                 };
             }
-            self._prod = Self::product(self.a.val(), self.b.val());
-            self._en = self.en.val();
-            self._first = self.first.val();
+            self._prod = Self::product(self._a, self._b);
+            self._en = self._en_l;
+            self._first = self._first_l;
+            self._a = self.a.val();
+            self._b = self.b.val();
+            self._en_l = self.en.val();
+            self._first_l = self.first.val();
         }
         self.sum.next = Bits::from(u64::from(self._acc));
     }
@@ -400,18 +416,24 @@ impl Logic for Pe {
     fn hdl(&self) -> Verilog {
         Verilog::Custom(format!(
             "\
-wire signed [7:0] sa = a;
-wire signed [7:0] sb = b;
+// The lanes are registered (in fabric flip-flops, placed near the multiplier): the scratchpad's
+// block-RAM read and the multiply are in different cycles.
+reg [7:0] a_q;
+reg [7:0] b_q;
+reg en_l;
+reg first_l;
+wire signed [7:0] sa = a_q;
+wire signed [7:0] sb = b_q;
 wire signed [15:0] prod;
 `ifdef MOCA_DSP_PES
 generate
    if ({index} >= `MOCA_DSP_PES) begin : lut_mul
       // Partial products of the sign-extended a; the last (b's sign bit) is subtracted.
-      wire [15:0] ax = {{{{8{{a[7]}}}}, a}};
-      assign prod = (b[0] ? ax : 16'd0) + (b[1] ? {{ax[14:0], 1'b0}} : 16'd0)
-                  + (b[2] ? {{ax[13:0], 2'b0}} : 16'd0) + (b[3] ? {{ax[12:0], 3'b0}} : 16'd0)
-                  + (b[4] ? {{ax[11:0], 4'b0}} : 16'd0) + (b[5] ? {{ax[10:0], 5'b0}} : 16'd0)
-                  + (b[6] ? {{ax[9:0], 6'b0}} : 16'd0) - (b[7] ? {{ax[8:0], 7'b0}} : 16'd0);
+      wire [15:0] ax = {{{{8{{a_q[7]}}}}, a_q}};
+      assign prod = (b_q[0] ? ax : 16'd0) + (b_q[1] ? {{ax[14:0], 1'b0}} : 16'd0)
+                  + (b_q[2] ? {{ax[13:0], 2'b0}} : 16'd0) + (b_q[3] ? {{ax[12:0], 3'b0}} : 16'd0)
+                  + (b_q[4] ? {{ax[11:0], 4'b0}} : 16'd0) + (b_q[5] ? {{ax[10:0], 5'b0}} : 16'd0)
+                  + (b_q[6] ? {{ax[9:0], 6'b0}} : 16'd0) - (b_q[7] ? {{ax[8:0], 7'b0}} : 16'd0);
    end else begin : dsp_mul
       assign prod = sa * sb;
    end
@@ -425,14 +447,22 @@ reg en_q;
 reg first_q;
 initial begin
    sum = 32'd0;
+   a_q = 8'd0;
+   b_q = 8'd0;
+   en_l = 1'b0;
+   first_l = 1'b0;
    prod_q = 16'd0;
    en_q = 1'b0;
    first_q = 1'b0;
 end
 always @(posedge clock) begin
+   a_q <= a;
+   b_q <= b;
+   en_l <= en;
+   first_l <= first;
    prod_q <= prod;
-   en_q <= en;
-   first_q <= first;
+   en_q <= en_l;
+   first_q <= first_l;
    if (en_q) sum <= (first_q ? 32'd0 : sum) + {{{{16{{prod_q[15]}}}}, prod_q}};
 end
 ",
@@ -1460,8 +1490,9 @@ impl Logic for Tile {
             self.ld_cnt.d.next = self.ld_cnt.q.val() - 1;
         }
 
-        // ---- Execute unit: D rank-1 updates (ex_cnt 0..D-1; the PEs add the registered
-        // products one cycle later), then D accumulator write-backs (ex_cnt D+1..=2D).
+        // ---- Execute unit: D rank-1 updates (ex_cnt 0..D-1; the PEs register the lanes,
+        // multiply them one cycle later and add the registered products one cycle after
+        // that), then D accumulator write-backs (ex_cnt D+2..=2D+1).
         self.wb_i.next = bit_cast::<32, 8>(self.ex_cnt.q.val() - self.c_wb8.val());
         if self.ex_on.q.val() {
             self.ex_cnt.d.next = self.ex_cnt.q.val() + 1;
