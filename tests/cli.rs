@@ -811,22 +811,25 @@ fn pe_multiply_forms_are_exact_for_every_int8_pair() {
     let out = dir.path().to_str().unwrap();
     moca_ok(&["gen", "--block", "tile", "--dim", "2", "-o", out]);
     let v = std::fs::read_to_string(dir.path().join("moca_tile_d2.v")).unwrap();
-    // PE index 3 (row 1 of column 1). The product is registered: the sum of an update shows
-    // after its second clock edge.
+    // PE index 3 (row 1 of column 1). The lanes and the product are registered
+    // (`MAC_STAGES` = 2): the sum of an update shows after its `MAC_STAGES + 1`-th clock edge.
     let name = "moca_tile_d2$cols$1$pe$1";
+    let edges = "#1 clock = 1; #1 clock = 0; ".repeat(golden::spec::tile::MAC_STAGES as usize + 1);
     let start = v.find(&format!("module {name}(")).unwrap();
     let end = start + v[start..].find("endmodule").unwrap() + "endmodule".len();
     let pe = v[start..end].replace(name, "pe");
     std::fs::write(dir.path().join("pe.v"), pe).unwrap();
     std::fs::write(
         dir.path().join("tb.v"),
-        "module tb;\n reg [7:0] a, b; reg clock = 0;\n wire [31:0] sum;\n \
-         pe dut(.clock(clock), .a(a), .b(b), .en(1'b1), .first(1'b1), .sum(sum));\n \
-         integer i, j, errs;\n initial begin\n  errs = 0;\n  \
-         for (i = 0; i < 256; i = i + 1) for (j = 0; j < 256; j = j + 1) begin\n   \
-         a = i; b = j; #1 clock = 1; #1 clock = 0; #1 clock = 1; #1 clock = 0;\n   \
-         if ($signed(sum) !== $signed(a) * $signed(b)) errs = errs + 1;\n  end\n  \
-         $display(\"errors=%0d\", errs); $finish;\n end\nendmodule\n",
+        format!(
+            "module tb;\n reg [7:0] a, b; reg clock = 0;\n wire [31:0] sum;\n \
+             pe dut(.clock(clock), .a(a), .b(b), .en(1'b1), .first(1'b1), .sum(sum));\n \
+             integer i, j, errs;\n initial begin\n  errs = 0;\n  \
+             for (i = 0; i < 256; i = i + 1) for (j = 0; j < 256; j = j + 1) begin\n   \
+             a = i; b = j; {edges}\n   \
+             if ($signed(sum) !== $signed(a) * $signed(b)) errs = errs + 1;\n  end\n  \
+             $display(\"errors=%0d\", errs); $finish;\n end\nendmodule\n"
+        ),
     )
     .unwrap();
     for define in [None, Some("-DMOCA_DSP_PES=3"), Some("-DMOCA_DSP_PES=4")] {
