@@ -51,9 +51,6 @@ pub enum ConfigError {
         /// Human description of the allowed range.
         allowed: &'static str,
     },
-    /// Two values that cannot be used together.
-    #[error("{0}")]
-    Combination(String),
 }
 
 /// A complete, validated throttle configuration: the values of the throttle's configuration

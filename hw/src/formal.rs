@@ -533,13 +533,15 @@ pub fn tile(
         prop(
             "queue_within_depth",
             &format!(
-                "the command queue holds at most {depth} commands and cmd_ready is high                  exactly when it has room"
+                "the command queue holds at most {depth} commands and cmd_ready is high \
+                 exactly when it has room"
             ),
             format!("q_count <= 5'd{depth} && cmd_ready == (q_count != 5'd{depth})"),
         ),
         bounded(
             "request_held_until_fire",
-            "a request that is presented and not accepted is presented unchanged (beats and              address) in the next cycle",
+            "a request that is presented and not accepted is presented unchanged (beats and \
+             address) in the next cycle",
             "!(f_pv && !f_pf) || (dma_valid && dma_beats == f_pb && dma_addr == f_pa)".into(),
         ),
         bounded(
@@ -569,6 +571,19 @@ pub fn tile(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn property_texts_have_no_runs_of_spaces() {
+        let problems = [throttle(), arbiter(4).unwrap(), {
+            let (p, rows) = tile_params(2).unwrap();
+            tile(&p, rows).unwrap()
+        }];
+        for p in problems.iter().flat_map(|f| &f.properties) {
+            for text in [&p.doc, &p.expr] {
+                assert!(!text.contains("  "), "{}: {text:?}", p.name);
+            }
+        }
+    }
 
     #[test]
     fn config_rule_comes_from_the_register_table() {
