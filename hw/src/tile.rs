@@ -845,6 +845,171 @@ impl Logic for DmaSelect {
     }
 }
 
+/// The issue check (combinational): may the queue head issue this cycle (`golden::tile`
+/// `can_issue`)? Every input is a register: the head's decoded fields and row-range ends, the
+/// load slots', the execute unit's and the store unit's. A `LOAD` needs a free slot and must not
+/// overwrite the A or B rows of the executing `COMPUTE` (WAR); a `COMPUTE` needs the execute
+/// unit free, no load slot still writing its A or B rows (RAW) and the active `STORE` not
+/// reading its C rows (WAR); a `STORE` needs the store unit free and must not read the C rows
+/// the executing `COMPUTE` writes (RAW); a `FENCE` waits until every unit is idle. Row ranges
+/// overlap when each starts before the other ends.
+#[derive(LogicBlock)]
+pub struct Hazards {
+    /// The head's opcode.
+    pub op: Signal<In, Bits<OP_W>>,
+    /// The head's local address (sp row, A block, acc row).
+    pub loc16: Signal<In, Bits<END_BITS>>,
+    /// The head's B block.
+    pub b16: Signal<In, Bits<END_BITS>>,
+    /// The head's C block.
+    pub c16: Signal<In, Bits<END_BITS>>,
+    /// The head's A rows' end (`loc + DIM`).
+    pub h_a_end: Signal<In, Bits<END_BITS>>,
+    /// The head's B rows' end (`b + DIM`).
+    pub h_b_end: Signal<In, Bits<END_BITS>>,
+    /// The head's C rows' end (`c + DIM`).
+    pub h_c_end: Signal<In, Bits<END_BITS>>,
+    /// The head's local rows' end (`loc + rows`).
+    pub h_l_end: Signal<In, Bits<END_BITS>>,
+    /// Commands queued.
+    pub q_cnt: Signal<In, Bits<{ ts::QUEUE_COUNT_BITS }>>,
+    /// Load slots in use.
+    pub ld_cnt: Signal<In, Bits<{ ts::LOAD_COUNT_BITS }>>,
+    /// Load slot `i` in use.
+    pub ld_valid: Vec<Signal<In, Bit>>,
+    /// Load slot `i`: first scratchpad row.
+    pub ld_sp: Vec<Signal<In, Bits<END_BITS>>>,
+    /// Load slot `i`: scratchpad rows' end.
+    pub ld_end: Vec<Signal<In, Bits<END_BITS>>>,
+    /// Execute unit busy.
+    pub ex_on: Signal<In, Bit>,
+    /// Executing `COMPUTE`: A block.
+    pub ex_a: Signal<In, Addr>,
+    /// Executing `COMPUTE`: B block.
+    pub ex_b: Signal<In, Addr>,
+    /// Executing `COMPUTE`: C block.
+    pub ex_c: Signal<In, Addr>,
+    /// Executing `COMPUTE`: A rows' end.
+    pub ex_a_end: Signal<In, Bits<END_BITS>>,
+    /// Executing `COMPUTE`: B rows' end.
+    pub ex_b_end: Signal<In, Bits<END_BITS>>,
+    /// Executing `COMPUTE`: C rows' end.
+    pub ex_c_end: Signal<In, Bits<END_BITS>>,
+    /// Store unit busy.
+    pub st_on: Signal<In, Bit>,
+    /// Active `STORE`: first acc row.
+    pub st_acc: Signal<In, Addr>,
+    /// Active `STORE`: acc rows' end.
+    pub st_end: Signal<In, Bits<END_BITS>>,
+    /// The head issues (it may, and the queue is not empty).
+    pub issue: Signal<Out, Bit>,
+    /// A `LOAD` issues.
+    pub iss_ld: Signal<Out, Bit>,
+    /// A `COMPUTE` issues.
+    pub iss_ex: Signal<Out, Bit>,
+    /// A `STORE` issues.
+    pub iss_st: Signal<Out, Bit>,
+    sc: Vec<Signal<Local, Bit>>,
+    // `sc_any[i+1]`: one of slots `0..=i` conflicts.
+    sc_any: Vec<Signal<Local, Bit>>,
+    sc_hit: Signal<Local, Bit>,
+    can: Signal<Local, Bit>,
+    c_slots: Constant<Bits<{ ts::LOAD_COUNT_BITS }>>,
+    op_load: Constant<Bits<OP_W>>,
+    op_compute: Constant<Bits<OP_W>>,
+    op_store: Constant<Bits<OP_W>>,
+    op_fence: Constant<Bits<OP_W>>,
+}
+
+impl Default for Hazards {
+    fn default() -> Self {
+        Self {
+            op: Default::default(),
+            loc16: Default::default(),
+            b16: Default::default(),
+            c16: Default::default(),
+            h_a_end: Default::default(),
+            h_b_end: Default::default(),
+            h_c_end: Default::default(),
+            h_l_end: Default::default(),
+            q_cnt: Default::default(),
+            ld_cnt: Default::default(),
+            ld_valid: signals(ts::LOAD_SLOTS),
+            ld_sp: signals(ts::LOAD_SLOTS),
+            ld_end: signals(ts::LOAD_SLOTS),
+            ex_on: Default::default(),
+            ex_a: Default::default(),
+            ex_b: Default::default(),
+            ex_c: Default::default(),
+            ex_a_end: Default::default(),
+            ex_b_end: Default::default(),
+            ex_c_end: Default::default(),
+            st_on: Default::default(),
+            st_acc: Default::default(),
+            st_end: Default::default(),
+            issue: Default::default(),
+            iss_ld: Default::default(),
+            iss_ex: Default::default(),
+            iss_st: Default::default(),
+            sc: signals(ts::LOAD_SLOTS),
+            sc_any: signals(ts::LOAD_SLOTS + 1),
+            sc_hit: Default::default(),
+            can: Default::default(),
+            c_slots: konst(ts::LOAD_SLOTS as u64),
+            op_load: konst(u64::from(ts::OP_LOAD)),
+            op_compute: konst(u64::from(ts::OP_COMPUTE)),
+            op_store: konst(u64::from(ts::OP_STORE)),
+            op_fence: konst(u64::from(ts::OP_FENCE)),
+        }
+    }
+}
+
+impl Logic for Hazards {
+    #[hdl_gen]
+    fn update(&mut self) {
+        // RAW of a COMPUTE's A or B rows against each load slot.
+        self.sc_any[0].next = false;
+        for i in 0..self.ld_valid.len() {
+            self.sc[i].next = self.ld_valid[i].val()
+                & (((self.loc16.val() < self.ld_end[i].val())
+                    & (self.ld_sp[i].val() < self.h_a_end.val()))
+                    | ((self.b16.val() < self.ld_end[i].val())
+                        & (self.ld_sp[i].val() < self.h_b_end.val())));
+            self.sc_any[i + 1].next = self.sc_any[i].val() | self.sc[i].val();
+            self.sc_hit.next = self.sc_any[i + 1].val();
+        }
+        self.can.next = false;
+        if self.op.val() == self.op_load.val() {
+            self.can.next = (self.ld_cnt.val() != self.c_slots.val())
+                & !(self.ex_on.val()
+                    & (((self.loc16.val() < self.ex_a_end.val())
+                        & (bit_cast::<16, 32>(self.ex_a.val()) < self.h_l_end.val()))
+                        | ((self.loc16.val() < self.ex_b_end.val())
+                            & (bit_cast::<16, 32>(self.ex_b.val()) < self.h_l_end.val()))));
+        }
+        if self.op.val() == self.op_compute.val() {
+            self.can.next = !self.ex_on.val()
+                & !self.sc_hit.val()
+                & !(self.st_on.val()
+                    & (self.c16.val() < self.st_end.val())
+                    & (bit_cast::<16, 32>(self.st_acc.val()) < self.h_c_end.val()));
+        }
+        if self.op.val() == self.op_store.val() {
+            self.can.next = !self.st_on.val()
+                & !(self.ex_on.val()
+                    & (self.loc16.val() < self.ex_c_end.val())
+                    & (bit_cast::<16, 32>(self.ex_c.val()) < self.h_l_end.val()));
+        }
+        if self.op.val() == self.op_fence.val() {
+            self.can.next = (self.ld_cnt.val() == 0) & !self.ex_on.val() & !self.st_on.val();
+        }
+        self.issue.next = self.can.val() & (self.q_cnt.val() != 0);
+        self.iss_ld.next = self.issue.val() & (self.op.val() == self.op_load.val());
+        self.iss_ex.next = self.issue.val() & (self.op.val() == self.op_compute.val());
+        self.iss_st.next = self.issue.val() & (self.op.val() == self.op_store.val());
+    }
+}
+
 /// Declares a block whose ports begin with the tile's: the clock, the host command port, the
 /// DMA request, then the block's own `between` fields, then the status outputs, then its other
 /// fields. The port list is written once, here, and used by [`Tile`] and by the tile's bench
@@ -1045,6 +1210,8 @@ pub struct Tile {
     pub dec_m: Vec<CmdDecode>,
     /// The DMA request selector.
     pub dma_sel: DmaSelect,
+    /// The issue check of the queue head.
+    pub hazards: Hazards,
     i_ok: Signal<Local, Bit>,
     push: Signal<Local, Bit>,
     // The next head word: `queue[q_head]` or `queue[q_head + 1]` after this cycle's push.
@@ -1060,11 +1227,7 @@ pub struct Tile {
     e_m1: Vec<Signal<Local, Bits<16>>>,
     sel0: Signal<Local, Bit>,
     sel1: Signal<Local, Bit>,
-    sc: Vec<Signal<Local, Bit>>,
-    // `sc_any[i+1]`: one of slots `0..=i` conflicts.
-    sc_any: Vec<Signal<Local, Bit>>,
-    sc_hit: Signal<Local, Bit>,
-    can: Signal<Local, Bit>,
+    // The head issues this cycle as a `LOAD`, `COMPUTE` or `STORE` (from `hazards`).
     iss_ld: Signal<Local, Bit>,
     iss_ex: Signal<Local, Bit>,
     iss_st: Signal<Local, Bit>,
@@ -1098,7 +1261,6 @@ pub struct Tile {
     c_acc_rows: Constant<Addr>,
     c_mem_rows: Constant<Addr>,
     c_depth: Constant<Bits<{ ts::QUEUE_COUNT_BITS }>>,
-    c_slots: Constant<Bits<{ ts::LOAD_COUNT_BITS }>>,
     op_load: Constant<Bits<4>>,
     op_compute: Constant<Bits<4>>,
     op_store: Constant<Bits<4>>,
@@ -1169,6 +1331,7 @@ impl Tile {
             dec_hd: Default::default(),
             dec_m: (0..2).map(|_| CmdDecode::default()).collect(),
             dma_sel: DmaSelect::default(),
+            hazards: Hazards::default(),
             i_ok: Default::default(),
             push: Default::default(),
             q_next: Default::default(),
@@ -1181,10 +1344,6 @@ impl Tile {
             e_m1: signals(4),
             sel0: Default::default(),
             sel1: Default::default(),
-            sc: signals(ts::LOAD_SLOTS),
-            sc_any: signals(ts::LOAD_SLOTS + 1),
-            sc_hit: Default::default(),
-            can: Default::default(),
             iss_ld: Default::default(),
             iss_ex: Default::default(),
             iss_st: Default::default(),
@@ -1214,7 +1373,6 @@ impl Tile {
             c_acc_rows: a(u64::from(p.acc_rows)),
             c_mem_rows: a(u64::from(mem_rows)),
             c_depth: konst(ts::QUEUE_DEPTH as u64),
-            c_slots: konst(ts::LOAD_SLOTS as u64),
             op_load: konst(u64::from(ts::OP_LOAD)),
             op_compute: konst(u64::from(ts::OP_COMPUTE)),
             op_store: konst(u64::from(ts::OP_STORE)),
@@ -1302,46 +1460,36 @@ impl Logic for Tile {
         // ranges' ends are registers too (the head's, set with the head word; the units', set
         // at issue), so every hazard check compares registers.
         self.dec_hd.word.next = self.hd.q.val();
-        // RAW of a COMPUTE's A or B rows against each load slot.
-        self.sc_any[0].next = false;
+        // The issue check ([`Hazards`]) reads the head's fields and the units' registers.
+        self.hazards.op.next = self.dec_hd.op.val();
+        self.hazards.loc16.next = self.dec_hd.loc16.val();
+        self.hazards.b16.next = self.dec_hd.b16.val();
+        self.hazards.c16.next = self.dec_hd.c16.val();
+        self.hazards.h_a_end.next = self.h_a_end.q.val();
+        self.hazards.h_b_end.next = self.h_b_end.q.val();
+        self.hazards.h_c_end.next = self.h_c_end.q.val();
+        self.hazards.h_l_end.next = self.h_l_end.q.val();
+        self.hazards.q_cnt.next = self.q_cnt.q.val();
+        self.hazards.ld_cnt.next = self.ld_cnt.q.val();
         for i in 0..self.ld_valid.len() {
-            self.sc[i].next = self.ld_valid[i].q.val()
-                & (((self.dec_hd.loc16.val() < self.ld_end[i].q.val())
-                    & (self.ld_sp[i].q.val() < self.h_a_end.q.val()))
-                    | ((self.dec_hd.b16.val() < self.ld_end[i].q.val())
-                        & (self.ld_sp[i].q.val() < self.h_b_end.q.val())));
-            self.sc_any[i + 1].next = self.sc_any[i].val() | self.sc[i].val();
-            self.sc_hit.next = self.sc_any[i + 1].val();
+            self.hazards.ld_valid[i].next = self.ld_valid[i].q.val();
+            self.hazards.ld_sp[i].next = self.ld_sp[i].q.val();
+            self.hazards.ld_end[i].next = self.ld_end[i].q.val();
         }
-        self.can.next = false;
-        if self.dec_hd.op.val() == self.op_load.val() {
-            self.can.next = (self.ld_cnt.q.val() != self.c_slots.val())
-                & !(self.ex_on.q.val()
-                    & (((self.dec_hd.loc16.val() < self.ex_a_end.q.val())
-                        & (bit_cast::<16, 32>(self.ex_a.q.val()) < self.h_l_end.q.val()))
-                        | ((self.dec_hd.loc16.val() < self.ex_b_end.q.val())
-                            & (bit_cast::<16, 32>(self.ex_b.q.val()) < self.h_l_end.q.val()))));
-        }
-        if self.dec_hd.op.val() == self.op_compute.val() {
-            self.can.next = !self.ex_on.q.val()
-                & !self.sc_hit.val()
-                & !(self.st_on.q.val()
-                    & (self.dec_hd.c16.val() < self.st_end.q.val())
-                    & (bit_cast::<16, 32>(self.st_acc.q.val()) < self.h_c_end.q.val()));
-        }
-        if self.dec_hd.op.val() == self.op_store.val() {
-            self.can.next = !self.st_on.q.val()
-                & !(self.ex_on.q.val()
-                    & (self.dec_hd.loc16.val() < self.ex_c_end.q.val())
-                    & (bit_cast::<16, 32>(self.ex_c.q.val()) < self.h_l_end.q.val()));
-        }
-        if self.dec_hd.op.val() == self.op_fence.val() {
-            self.can.next = (self.ld_cnt.q.val() == 0) & !self.ex_on.q.val() & !self.st_on.q.val();
-        }
-        self.issue.next = self.can.val() & (self.q_cnt.q.val() != 0);
-        self.iss_ld.next = self.issue.val() & (self.dec_hd.op.val() == self.op_load.val());
-        self.iss_ex.next = self.issue.val() & (self.dec_hd.op.val() == self.op_compute.val());
-        self.iss_st.next = self.issue.val() & (self.dec_hd.op.val() == self.op_store.val());
+        self.hazards.ex_on.next = self.ex_on.q.val();
+        self.hazards.ex_a.next = self.ex_a.q.val();
+        self.hazards.ex_b.next = self.ex_b.q.val();
+        self.hazards.ex_c.next = self.ex_c.q.val();
+        self.hazards.ex_a_end.next = self.ex_a_end.q.val();
+        self.hazards.ex_b_end.next = self.ex_b_end.q.val();
+        self.hazards.ex_c_end.next = self.ex_c_end.q.val();
+        self.hazards.st_on.next = self.st_on.q.val();
+        self.hazards.st_acc.next = self.st_acc.q.val();
+        self.hazards.st_end.next = self.st_end.q.val();
+        self.issue.next = self.hazards.issue.val();
+        self.iss_ld.next = self.hazards.iss_ld.val();
+        self.iss_ex.next = self.hazards.iss_ex.val();
+        self.iss_st.next = self.hazards.iss_st.val();
         if self.issue.val() {
             self.q_head.d.next = self.q_head.q.val() + 1;
         }
